@@ -1,0 +1,1 @@
+"""WoodyToys API: our own implementation of the WoodyToys HTTP contract."""

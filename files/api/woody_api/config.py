@@ -1,0 +1,101 @@
+"""Settings of the API, read from environment variables (see files/README.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_PASSWORD_FILE = "/run/secrets/db_root_password"
+
+
+class ConfigError(ValueError):
+    """A setting has an unusable value."""
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must be >= 0, got {raw!r}")
+    return value
+
+
+def _integer(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def read_db_password(env: Mapping[str, str]) -> str:
+    """Password from DB_PASSWORD_FILE (a Docker secret), else DB_PASSWORD (tests only).
+
+    An explicitly set DB_PASSWORD_FILE that does not exist is an error; the default secret
+    path may be absent, then DB_PASSWORD (or an empty password) is used.
+    """
+    explicit = env.get("DB_PASSWORD_FILE", "").strip()
+    path = Path(explicit or DEFAULT_PASSWORD_FILE)
+    if path.is_file():
+        return path.read_text(encoding="utf-8").rstrip("\r\n")
+    if explicit:
+        raise ConfigError(f"DB_PASSWORD_FILE={explicit} does not exist")
+    return env.get("DB_PASSWORD", "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_host: str = "db"
+    db_port: int = 3306
+    db_user: str = "root"
+    db_name: str = "woody"
+    db_password: str = ""
+    db_connect_timeout: float = 5.0
+    redis_url: str | None = None
+    redis_timeout: float = 0.2
+    redis_retry_seconds: float = 2.0
+    heavy_seconds: float = 5.0
+    db_sleep_seconds: float = 15.0
+    order_validation_seconds: float = 5.0
+    ttl_heavy: int = 30
+    ttl_last_product: int = 15
+    single_flight_lock_seconds: float = 40.0
+    single_flight_poll_seconds: float = 0.05
+
+    @property
+    def cache_enabled(self) -> bool:
+        return bool(self.redis_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        db_sleep = _number(env, "DB_SLEEP_SECONDS", 15.0)
+        return cls(
+            db_host=env.get("DB_HOST", "db") or "db",
+            db_port=_integer(env, "DB_PORT", 3306),
+            db_user=env.get("DB_USER", "root") or "root",
+            db_name=env.get("DB_NAME", "woody") or "woody",
+            db_password=read_db_password(env),
+            db_connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", 5.0),
+            redis_url=env.get("REDIS_URL", "").strip() or None,
+            redis_timeout=_number(env, "REDIS_TIMEOUT_SECONDS", 0.2),
+            redis_retry_seconds=_number(env, "REDIS_RETRY_SECONDS", 2.0),
+            heavy_seconds=_number(env, "HEAVY_SECONDS", 5.0),
+            db_sleep_seconds=db_sleep,
+            order_validation_seconds=_number(env, "ORDER_VALIDATION_SECONDS", 5.0),
+            ttl_heavy=_integer(env, "CACHE_TTL_HEAVY", 30),
+            ttl_last_product=_integer(env, "CACHE_TTL_LAST_PRODUCT", 15),
+            single_flight_lock_seconds=_number(
+                env, "SINGLE_FLIGHT_LOCK_SECONDS", 2 * db_sleep + 10.0
+            ),
+            single_flight_poll_seconds=_number(env, "SINGLE_FLIGHT_POLL_SECONDS", 0.05),
+        )

@@ -1,0 +1,77 @@
+"""Small unit tests: cache keys, settings, the health check command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from svc_support import API_DIR, ApiProcess, free_port
+
+sys.path.insert(0, str(API_DIR))
+
+from woody_api.cache import cache_key
+from woody_api.config import ConfigError, Settings
+
+
+def test_cache_key_uses_method_path_and_sorted_query() -> None:
+    a = cache_key("heavy", 0, "GET", "/api/misc/heavy", [("name", "a")])
+    b = cache_key("heavy", 0, "GET", "/api/misc/heavy", [("name", "b")])
+    assert a != b
+    assert cache_key("t", 0, "GET", "/p", [("b", "2"), ("a", "1")]) == \
+        cache_key("t", 0, "GET", "/p", [("a", "1"), ("b", "2")])
+    assert cache_key("t", 0, "GET", "/p", []) != cache_key("t", 0, "HEAD", "/p", [])
+    assert cache_key("t", 0, "GET", "/p", []) != cache_key("t", 1, "GET", "/p", [])
+    # a value cannot smuggle another parameter into the key
+    assert cache_key("t", 0, "GET", "/p", [("a", "1&b=2")]) != \
+        cache_key("t", 0, "GET", "/p", [("a", "1"), ("b", "2")])
+
+
+def test_defaults_are_the_contract_s(tmp_path: Path) -> None:
+    s = Settings.from_env({"DB_PASSWORD_FILE": "", "DB_PASSWORD": "x"})
+    assert (s.db_host, s.db_port, s.db_user, s.db_name) == ("db", 3306, "root", "woody")
+    assert (s.heavy_seconds, s.db_sleep_seconds, s.order_validation_seconds) == (5, 15, 5)
+    assert (s.ttl_heavy, s.ttl_last_product) == (30, 15)
+    assert s.redis_url is None and not s.cache_enabled
+    assert s.redis_timeout <= 0.5
+
+
+def test_password_from_file_first(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text("from-file\n", encoding="utf-8")
+    env = {"DB_PASSWORD_FILE": str(secret), "DB_PASSWORD": "from-env"}
+    assert Settings.from_env(env).db_password == "from-file"
+    assert Settings.from_env({"DB_PASSWORD": "from-env"}).db_password == "from-env"
+    with pytest.raises(ConfigError):
+        Settings.from_env({"DB_PASSWORD_FILE": str(tmp_path / "missing")})
+    with pytest.raises(ConfigError):
+        Settings.from_env({"HEAVY_SECONDS": "soon"})
+
+
+def _healthcheck(port: int) -> int:
+    env = {**os.environ, "API_PORT": str(port), "PYTHONPATH": str(API_DIR),
+           "HEALTHCHECK_TIMEOUT": "3"}
+    return subprocess.run([sys.executable, "-m", "woody_api.healthcheck"], env=env,
+                          capture_output=True, check=False).returncode
+
+
+def test_healthcheck_command(api_plain: ApiProcess) -> None:
+    assert _healthcheck(api_plain.port) == 0
+    assert _healthcheck(free_port()) == 1
+
+
+def test_default_picture_is_a_real_5_mb_jpeg(tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = tmp_path / "5mo.jpg"
+    subprocess.run([sys.executable, str(API_DIR.parent / "front" / "make_jpeg.py"),
+                    "--output", str(out)], check=True, capture_output=True)
+    size = out.stat().st_size
+    assert 5_000_000 <= size <= 5_500_000
+    with Image.open(out) as img:
+        assert img.format == "JPEG"
+        img.load()  # decodes the whole picture: a truncated or fake file fails here
+        assert img.width > 1000 and img.height > 1000
+        assert len(img.getcolors(maxcolors=10_000_000) or []) > 1000
