@@ -1,0 +1,135 @@
+"""Images: all four pushed with three tags; nodes pull them; a git source rebuilds only what
+changed; a broken build pushes nothing and names the service."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from pathlib import Path
+
+import docker
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from ansible_run import ROOT, run_playbook  # noqa: E402
+
+testinfra_hosts = ["localhost"]
+REGISTRY = "10.213.0.10:5000"
+IMAGES = {"api": "woody_api", "reverse": "woody_rp", "db": "woody_database", "front": "woody_front"}
+
+
+def registry_tags(namespace: str, image: str) -> set[str]:
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/{namespace}/{image}/tags/list", timeout=10) as answer:
+            return set(json.load(answer).get("tags") or [])
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return set()
+        raise
+
+
+@pytest.mark.parametrize("image", IMAGES.values())
+def test_each_image_has_content_version_and_latest_tags(image):
+    tags = registry_tags("woody", image)
+    assert {"1.0", "latest"} <= tags
+    assert any(tag.startswith("ctx-") for tag in tags)
+
+
+@pytest.mark.parametrize("node", ["node1", "node2", "node3"])
+def test_every_node_pulls_the_content_tags(node):
+    engine = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock")
+    controller = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    for image in IMAGES.values():
+        local = controller.images.get(f"{REGISTRY}/woody/{image}:latest")
+        content_tag = next(t for t in local.tags if ":ctx-" in t)
+        pulled = engine.images.pull(content_tag)
+        assert pulled.id == local.id
+
+
+# --- the git source, in a bare repository made here ------------------------------------------------
+
+PLAY = textwrap.dedent("""\
+    - name: Build from git
+      hosts: controller
+      gather_facts: false
+      roles:
+        - role: images
+""")
+
+
+def git(*argv: str, cwd: Path) -> str:
+    return subprocess.run(["git", *argv], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def git_source(tmp_path_factory):
+    base = tmp_path_factory.mktemp("gitsrc")
+    work = base / "work"
+    subprocess.run(["cp", "-r", str(ROOT / "files"), str(work)], check=True)
+    subprocess.run(["rm", "-rf", *map(str, work.glob("*/wheels"))], check=True)
+    git("init", "-q", "-b", "main", cwd=work)
+    git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", cwd=work)
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "source", cwd=work)
+    git("clone", "-q", "--bare", str(work), str(base / "shop.git"), cwd=base)
+    git("remote", "add", "bare", str(base / "shop.git"), cwd=work)
+    playbook = base / "play.yml"
+    playbook.write_text(PLAY)
+    settings = {"images_source": "git", "images_git_repo": f"file://{base / 'shop.git'}",
+                "images_namespace": "woodygit", "images_build_dir": str(base / "build"),
+                "images_build_args": {"front": {"JPEG_BYTES": "200000"}}}
+    return work, playbook, settings
+
+
+def commit_and_push(work: Path, message: str, branch: str = "main") -> None:
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", message, cwd=work)
+    git("push", "-q", "bare", f"HEAD:{branch}", cwd=work)
+
+
+def test_git_source_builds_and_pushes_all_four(git_source):
+    _, playbook, settings = git_source
+    run = run_playbook(playbook, settings)
+    assert run.returncode == 0, run.failure_messages() or run.output[-3000:]
+    for image in IMAGES.values():
+        assert {"1.0", "latest"} <= registry_tags("woodygit", image)
+
+
+def test_git_source_rerun_changes_nothing(git_source):
+    _, playbook, settings = git_source
+    run = run_playbook(playbook, settings)
+    assert run.returncode == 0
+    assert all(host["changed"] == 0 for host in run.report["stats"].values()), run.report["stats"]
+
+
+def test_touching_one_service_rebuilds_and_pushes_that_one_only(git_source):
+    work, playbook, settings = git_source
+    before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
+    with (work / "api" / "woody_api" / "__init__.py").open("a") as source:
+        source.write("# touched by the images test\n")
+    commit_and_push(work, "touch the api")
+    run = run_playbook(playbook, settings)
+    assert run.returncode == 0, run.failure_messages()
+    built = run.changed_items("Build each image that its content tag does not name yet")
+    pushed = run.changed_items("Push every tag of every image")
+    assert [service["name"] for service in built] == ["api"]
+    assert pushed and all(service["name"] == "api" for service, _tag in pushed)
+    after = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
+    assert len(after["api"] - before["api"]) == 1  # one new content tag
+    assert all(after[name] == before[name] for name in IMAGES if name != "api")
+
+
+def test_broken_build_names_the_service_and_pushes_nothing(git_source):
+    work, playbook, settings = git_source
+    before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
+    (work / "api" / "woody_api" / "__init__.py").write_text("# a change that would need a push\n")
+    dockerfile = work / "reverse-proxy" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "RUN echo breaking the build on purpose && exit 3\n")
+    commit_and_push(work, "break the reverse proxy", branch="broken")
+    run = run_playbook(playbook, {**settings, "images_git_version": "broken"})
+    assert run.returncode != 0
+    message = " ".join(run.failure_messages())
+    assert "the build of reverse failed" in message
+    assert "breaking the build on purpose" in message  # the failing Dockerfile step
+    after = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
+    assert after == before

@@ -1,0 +1,116 @@
+"""The stack role deploys every stage: replicas, placement, the page and the API through the
+published port, the cache from the redis stage on; reruns change nothing; data survives."""
+from __future__ import annotations
+
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import docker
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from ansible_run import ROOT, run_playbook  # noqa: E402
+
+testinfra_hosts = ["localhost"]
+SITE = "http://127.0.0.1:8080"
+CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
+STAGES = ["initial", "replicas", "redis", "cdn"]
+API_REPLICAS = {"initial": 3, "replicas": 5, "redis": 5, "cdn": 5}
+
+
+def manager() -> docker.DockerClient:
+    return docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
+
+
+def get(path: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(SITE + path, timeout=timeout) as answer:
+        return answer.status, dict(answer.headers), answer.read()
+
+
+def roles_of(tasks: list[dict]) -> set[str]:
+    client = manager()
+    return {client.nodes.get(t["NodeID"]).attrs["Spec"]["Role"] for t in tasks}
+
+
+def running_tasks(service: str) -> list[dict]:
+    return [t for t in manager().services.get(f"woodytoys_{service}").tasks(filters={"desired-state": "running"})
+            if t["Status"]["State"] == "running"]
+
+
+def deploy(stage: str):
+    return run_playbook(CONVERGE, {"woody_test_stage": stage}, timeout=1200)
+
+
+@pytest.fixture(scope="module", params=STAGES)
+def stage(request) -> str:
+    run = deploy(request.param)
+    assert run.returncode == 0, run.failure_messages() or run.output[-3000:]
+    return request.param
+
+
+KEPT: list[str] = []
+
+
+def test_products_survive_redeploys_and_stage_changes(stage):
+    if KEPT:  # added before this stage was deployed
+        assert KEPT[-1].encode() in get("/api/products/last", timeout=60)[2]
+    product = f"keep-{stage}-{time.monotonic_ns()}"
+    assert get(f"/api/products?product={product}")[2].strip() == product.encode()
+    KEPT.append(product)
+
+
+def test_api_replicas_run_on_workers_only(stage):
+    tasks = running_tasks("api")
+    assert len(tasks) == API_REPLICAS[stage]
+    assert roles_of(tasks) == {"worker"}
+
+
+def test_db_runs_on_the_manager(stage):
+    tasks = running_tasks("db")
+    assert len(tasks) == 1 and roles_of(tasks) == {"manager"}
+
+
+def test_front_has_two_replicas(stage):
+    assert len(running_tasks("front")) == 2
+
+
+def test_page_and_ping_through_the_published_port(stage):
+    status, _, body = get("/")
+    assert status == 200 and b"<img" in body
+    status, _, body = get("/api/ping")
+    assert status == 200 and body.strip() == b"ping"
+
+
+def test_cdn_stage_points_the_image_at_the_cdn_host(stage):
+    _, _, body = get("/")
+    assert (b"http://cdn.woody.lab/5mo.jpg" in body) == (stage == "cdn")
+
+
+def test_cache_hits_from_the_redis_stage_on(stage):
+    name = f"probe{time.monotonic_ns()}"
+    first = get(f"/api/misc/heavy?name={name}")[1].get("X-Cache")
+    second = get(f"/api/misc/heavy?name={name}")[1].get("X-Cache")
+    if stage in ("redis", "cdn"):
+        assert (first, second) == ("MISS", "HIT")
+    else:
+        assert second != "HIT"
+
+
+def test_rerun_changes_nothing_and_restarts_no_task(stage):
+    before = {t["ID"] for s in ("api", "db", "front", "reverse") for t in running_tasks(s)}
+    run = deploy(stage)
+    assert run.returncode == 0
+    assert all(host["changed"] == 0 for host in run.report["stats"].values()), run.report["stats"]
+    assert {t["ID"] for s in ("api", "db", "front", "reverse") for t in running_tasks(s)} == before
+
+
+def test_secret_never_in_the_rendered_file(stage):
+    password = Path("/var/lib/woodyswarm/secrets/db_root_password").read_text().strip()
+    rendered = list((ROOT / "build" / "stacks").glob("stack*.yml"))
+    assert rendered
+    for path in rendered:
+        assert password not in path.read_text()
+    spec = str(manager().services.get("woodytoys_db").attrs)
+    assert password not in spec

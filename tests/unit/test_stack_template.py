@@ -1,0 +1,90 @@
+"""One template, four stages: what each stage renders, checked with `docker stack config`."""
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGES = ["initial", "replicas", "redis", "cdn"]
+PASSWORD = "Not-In-Any-File-42"
+
+PLAY = textwrap.dedent("""\
+    - name: Render the stack template
+      hosts: localhost
+      connection: local
+      gather_facts: false
+      vars_files: [ROLE/defaults/main.yml, ROLE/vars/main.yml]
+      vars:
+        ansible_python_interpreter: "{{ ansible_playbook_python }}"
+      tasks:
+        - name: Render
+          ansible.builtin.template:
+            src: TEMPLATE
+            dest: "{{ out }}"
+            mode: "0644"
+          vars:
+            stack_db_secret_name: woodytoys_db_root_password_v1
+""").replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "templates/stack.yml.j2"))
+
+
+def render(tmp_path: Path, **settings: object) -> dict:
+    playbook = tmp_path / "render.yml"
+    playbook.write_text(PLAY)
+    out = tmp_path / "stack.yml"
+    images = {s: f"reg:5000/woody/woody_{s}:ctx-1" for s in ("api", "reverse", "db", "front")}
+    extra = {"out": str(out), "stack_images": images, "stack_db_password": PASSWORD, **settings}
+    subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook), "-e", json.dumps(extra)],
+                   cwd=ROOT, check=True, capture_output=True, text=True)
+    text = out.read_text()
+    assert PASSWORD not in text
+    checked = subprocess.run(["docker", "stack", "config", "--compose-file", str(out)],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    return yaml.safe_load(checked.stdout)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_renders_a_valid_stack(tmp_path, stage):
+    stack = render(tmp_path, stack_stage=stage)
+    services = stack["services"]
+    assert ("redis" in services) == (stage in ("redis", "cdn"))
+    assert services["api"]["deploy"]["replicas"] == (3 if stage == "initial" else 5)
+    assert services["api"]["deploy"]["placement"]["constraints"] == ["node.role == worker"]
+    assert services["db"]["deploy"]["placement"]["constraints"] == ["node.role == manager"]
+    assert services["front"]["deploy"]["replicas"] == 2
+    assert services["api"]["deploy"]["update_config"]["failure_action"] == "rollback"
+    assert ("REDIS_URL" in services["api"]["environment"]) == (stage in ("redis", "cdn"))
+    front_env = services["front"].get("environment") or {}
+    assert (front_env.get("FRONT_IMAGE_URL") == "http://cdn.woody.lab/5mo.jpg") == (stage == "cdn")
+    assert "db-data" in stack["volumes"]
+    assert stack["secrets"]["woodytoys_db_root_password_v1"]["external"] is True
+
+
+def test_default_publishing_is_ingress_with_vips(tmp_path):
+    stack = render(tmp_path)
+    reverse = stack["services"]["reverse"]
+    assert reverse["ports"][0]["mode"] == "ingress" and reverse["ports"][0]["published"] == 80
+    assert reverse["deploy"]["replicas"] == 2
+    assert reverse["deploy"]["endpoint_mode"] == "vip"
+
+
+def test_clusters_without_ipvs_get_dnsrr_and_host_ports(tmp_path):
+    stack = render(tmp_path, stack_endpoint_mode="dnsrr", stack_publish_mode="host")
+    reverse = stack["services"]["reverse"]
+    assert reverse["ports"][0]["mode"] == "host"
+    assert reverse["deploy"]["mode"] == "global"
+    assert {s["deploy"]["endpoint_mode"] for s in stack["services"].values()} == {"dnsrr"}
+
+
+def test_knobs_reach_the_services(tmp_path):
+    stack = render(tmp_path, stack_heavy_seconds=1, stack_db_sleep_seconds=2, stack_static_rate="0",
+                   stack_resources={"api": {"cpus": "0.5", "memory": "256M"}})
+    api = stack["services"]["api"]
+    assert api["environment"]["HEAVY_SECONDS"] == "1" and api["environment"]["DB_SLEEP_SECONDS"] == "2"
+    assert api["deploy"]["resources"]["limits"] == {"cpus": "0.5", "memory": str(256 * 1024 * 1024)}
+    assert stack["services"]["reverse"]["environment"]["RP_STATIC_RATE"] == "0"
