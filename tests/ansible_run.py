@@ -30,14 +30,21 @@ class PlayRun:
                             found.append(item.get("item", host))
         return found
 
-    def failure_messages(self) -> list[str]:
-        messages = []
+    def failures(self) -> list[tuple[str, list[str]]]:
+        """(task name without its role prefix, messages) of each failed task; for a loop, the
+        messages of the failed items only."""
+        found = []
         for play in self.report.get("plays", []):
             for task in play["tasks"]:
                 for outcome in task["hosts"].values():
-                    if outcome.get("failed"):
-                        messages.append(str(outcome.get("msg", "")))
-        return messages
+                    if not outcome.get("failed"):
+                        continue
+                    items = [i for i in outcome.get("results", []) if i.get("failed")] or [outcome]
+                    found.append((task["task"]["name"].split(" : ", 1)[-1], [str(i.get("msg", "")) for i in items]))
+        return found
+
+    def failure_messages(self) -> list[str]:
+        return [message for _, messages in self.failures() for message in messages]
 
 
 def _json_report(stdout: str) -> dict[str, Any]:

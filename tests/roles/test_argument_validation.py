@@ -6,15 +6,14 @@ that no task reported a change.
 """
 from __future__ import annotations
 
-import json
-import os
-import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ansible_run import PlayRun, run_playbook  # noqa: E402
 
 # role, host pattern, bad variables, variable name the error must name
 CASES: list[tuple[str, str, dict[str, object], str]] = [
@@ -42,11 +41,21 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("swarm", "node2", {"swarm_node_labels": "a=b"}, "swarm_node_labels"),
     ("local_lab", "controller", {"local_lab_insecure_registries": "10.213.0.10:5000"}, "local_lab_insecure_registries"),
     ("daemon", "controller", {"daemon_name": "x", "daemon_command": ["sleep", "1"]}, "daemon_command"),
+    ("images", "controller", {"images_source": "svn"}, "images_source"),
+    ("images", "controller", {"images_namespace": "Bad Name"}, "images_namespace"),
+    ("images", "controller", {"images_source": "git"}, "images_git_repo"),
+    ("images", "controller", {"images_build_args": ["JPEG_BYTES=1"]}, "images_build_args"),
+    ("base_images", "controller", {"base_images_names": ["python", "postgres"]}, "base_images_names"),
+    ("base_images", "controller", {"base_images_source": "local", "base_images_tag": "bad tag"}, "base_images_tag"),
+    ("stack", "node1", {"stack_stage": "turbo"}, "stack_stage"),
+    ("stack", "node1", {"stack_publish_mode": "mesh"}, "stack_publish_mode"),
+    ("stack", "node1", {"stack_api_replicas": 0, "stack_images": {"api": "a", "reverse": "b", "db": "c", "front": "d"}},
+     "stack_api_replicas"),
     ("daemon", "controller", {"daemon_name": "x", "daemon_state": "restarted"}, "daemon_state"),
 ]
 
 
-def _run_role(tmp_path: Path, role: str, hosts: str, extra: dict[str, object]) -> subprocess.CompletedProcess[str]:
+def _run_role(tmp_path: Path, role: str, hosts: str, extra: dict[str, object]) -> PlayRun:
     playbook = tmp_path / "play.yml"
     playbook.write_text(textwrap.dedent(f"""\
         - name: Apply {role} with bad input
@@ -55,40 +64,17 @@ def _run_role(tmp_path: Path, role: str, hosts: str, extra: dict[str, object]) -
           roles:
             - role: {role}
         """))
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
-    return subprocess.run(
-        ["ansible-playbook", "-i", str(ROOT / "inventory/local"), str(playbook), "-e", json.dumps(extra)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
-    )
-
-
-def _messages(outcome: dict) -> list[str]:
-    """Failure messages of a task result; for a loop, those of the failed items only."""
-    if "results" in outcome:
-        return [str(item.get("msg", "")) for item in outcome["results"] if item.get("failed")]
-    return [str(outcome.get("msg", ""))]
-
-
-def _json_report(stdout: str) -> dict:
-    """The json callback's document; other callbacks (profile_tasks) may print around it."""
-    start = stdout.index("\n{") + 1 if not stdout.startswith("{") else 0
-    return json.JSONDecoder().raw_decode(stdout[start:])[0]
+    return run_playbook(playbook, extra, timeout=300)
 
 
 @pytest.mark.parametrize(("role", "hosts", "extra", "variable"), CASES,
                          ids=[f"{c[0]}-{next(iter(c[2]))}" for c in CASES])
 def test_bad_value_is_refused_before_any_change(tmp_path, role, hosts, extra, variable):
     result = _run_role(tmp_path, role, hosts, extra)
-    assert result.returncode != 0, result.stdout[-2000:]
-    report = _json_report(result.stdout)
-    stats = report["stats"]
+    assert result.returncode != 0, result.output[-2000:]
+    stats = result.report["stats"]
     assert all(host["changed"] == 0 for host in stats.values()), stats
-    failures = [
-        (task["task"]["name"].split(" : ", 1)[-1], _messages(outcome))
-        for play in report["plays"] for task in play["tasks"]
-        for outcome in task["hosts"].values() if outcome.get("failed")
-    ]
+    failures = result.failures()
     assert failures, "the play failed without a failed task"
     name, messages = failures[0]
     assert name.startswith(("Validating arguments", "Validate", "Check that every login")), failures
