@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
+import uuid
 from pathlib import Path
 
 import docker
@@ -106,7 +107,9 @@ def test_touching_one_service_rebuilds_and_pushes_that_one_only(git_source):
     work, playbook, settings = git_source
     before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
     with (work / "api" / "woody_api" / "__init__.py").open("a") as source:
-        source.write("# touched by the images test\n")
+        # Unique content: the registry and the controller's engine outlive a test run, and a
+        # content tag seen before would (rightly) not be rebuilt.
+        source.write(f"# touched by the images test {uuid.uuid4()}\n")
     commit_and_push(work, "touch the api")
     run = run_playbook(playbook, settings)
     assert run.returncode == 0, run.failure_messages()
@@ -122,7 +125,7 @@ def test_touching_one_service_rebuilds_and_pushes_that_one_only(git_source):
 def test_broken_build_names_the_service_and_pushes_nothing(git_source):
     work, playbook, settings = git_source
     before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
-    (work / "api" / "woody_api" / "__init__.py").write_text("# a change that would need a push\n")
+    (work / "api" / "woody_api" / "__init__.py").write_text(f"# a change that would need a push {uuid.uuid4()}\n")
     dockerfile = work / "reverse-proxy" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "RUN echo breaking the build on purpose && exit 3\n")
     commit_and_push(work, "break the reverse proxy", branch="broken")
