@@ -1,19 +1,32 @@
 #!/bin/sh
 # Render the reverse-proxy configuration from RP_* environment variables, then exec the
 # command (nginx by default). Plain POSIX sh + sed: no envsubst needed in the base image.
+#
+# The api and front names go into `upstream` blocks (shared-memory zone, least_conn), one
+# server per IPv4 address the name resolves to (`getent ahostsv4`), written to an include
+# file next to the configuration. When the command is nginx, a watcher started in the
+# background re-resolves the names every RP_RESOLVE_INTERVAL seconds and, only when an
+# address set changed, rewrites that file, checks it with `nginx -t` and reloads nginx.
 set -eu
 
 : "${RP_LISTEN_PORT:=8080}"
 : "${RP_RESOLVER:=127.0.0.11}"
 : "${RP_RESOLVER_VALID:=5s}"
+: "${RP_RESOLVE_INTERVAL:=2}"
 : "${RP_API_HOST:=api}"
 : "${RP_API_PORT:=5000}"
 : "${RP_FRONT_HOST:=front}"
 : "${RP_FRONT_PORT:=80}"
 : "${RP_STATIC_RATE:=300k}"
 : "${RP_PROXY_READ_TIMEOUT:=120s}"
+# A replica that vanished (its node died) leaves an address nothing answers on until the next
+# resolution: give up connecting quickly and let nginx try the next replica.
+: "${RP_PROXY_CONNECT_TIMEOUT:=2s}"
+: "${RP_GETENT:=getent}"
 : "${RP_TEMPLATE:=/etc/woody/woody-rp.conf.template}"
 : "${RP_CONF_PATH:=/etc/nginx/conf.d/woody-rp.conf}"
+# Not *.conf, so that an `include conf.d/*.conf` does not pick it up on its own.
+RP_UPSTREAM_PATH="${RP_CONF_PATH%.conf}.upstreams"
 
 # Each value must match its pattern (whole value), which also keeps sed and nginx safe.
 check() {
@@ -25,23 +38,120 @@ check() {
 check RP_LISTEN_PORT "$RP_LISTEN_PORT" '([0-9.]+:)?[0-9]{1,5}'
 check RP_RESOLVER "$RP_RESOLVER" '[][0-9A-Za-z.:_ -]+'
 check RP_RESOLVER_VALID "$RP_RESOLVER_VALID" '[0-9]+(ms|s|m)?'
+check RP_RESOLVE_INTERVAL "$RP_RESOLVE_INTERVAL" '[0-9]{1,5}'
 check RP_API_HOST "$RP_API_HOST" '[0-9A-Za-z._-]+'
 check RP_API_PORT "$RP_API_PORT" '[0-9]{1,5}'
 check RP_FRONT_HOST "$RP_FRONT_HOST" '[0-9A-Za-z._-]+'
 check RP_FRONT_PORT "$RP_FRONT_PORT" '[0-9]{1,5}'
 check RP_STATIC_RATE "$RP_STATIC_RATE" '[0-9]+[kKmMgG]?'
 check RP_PROXY_READ_TIMEOUT "$RP_PROXY_READ_TIMEOUT" '[0-9]+(ms|s|m)?'
+check RP_PROXY_CONNECT_TIMEOUT "$RP_PROXY_CONNECT_TIMEOUT" '[0-9]+(ms|s|m)?'
+check RP_GETENT "$RP_GETENT" '[0-9A-Za-z._/-]+'
+check RP_CONF_PATH "$RP_CONF_PATH" '[0-9A-Za-z._/-]+'
+
+# The IPv4 addresses NAME resolves to, sorted, one a line; nothing if it does not resolve.
+resolve() {
+    { "$RP_GETENT" ahostsv4 "$1" 2>/dev/null || true; } \
+        | awk '$1 ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ { print $1 }' \
+        | sort -u -t . -k 1,1n -k 2,2n -k 3,3n -k 4,4n
+}
+
+# upstream_block UPSTREAM HOST PORT: the block, with a server per address of HOST. A name
+# that does not resolve (service not running yet, scaled to 0) gets a single `down` server:
+# nginx answers 502 ("no live upstreams") at once, and the watcher keeps polling.
+# Appends "UPSTREAM=addr,addr" (or "UPSTREAM=none") to $summary for the log.
+upstream_block() {
+    addrs=$(resolve "$2")
+    printf 'upstream %s {\n    zone %s 64k;\n    least_conn;\n' "$1" "$1"
+    if [ -n "$addrs" ]; then
+        for addr in $addrs; do
+            printf '    server %s:%s max_fails=0;\n' "$addr" "$3"
+        done
+        summary="$summary $1=$(printf '%s' "$addrs" | tr '\n' ',')"
+    else
+        printf '    server 127.0.0.1:9 down;  # %s does not resolve\n' "$2"
+        summary="$summary $1=none"
+    fi
+    printf '}\n'
+}
+
+# write_upstreams FILE: both upstream blocks, as they resolve now.
+write_upstreams() {
+    summary=""
+    {
+        printf '# Written by woody-rp-entrypoint.sh from the addresses of %s and %s.\n' \
+            "$RP_API_HOST" "$RP_FRONT_HOST"
+        upstream_block woody_api "$RP_API_HOST" "$RP_API_PORT"
+        upstream_block woody_front "$RP_FRONT_HOST" "$RP_FRONT_PORT"
+    } > "$1"
+}
+
+# Is process $1 still running (a zombie does not count)?
+alive() {
+    kill -0 "$1" 2>/dev/null && ! grep -qs '^State:[[:space:]]*Z' "/proc/$1/status"
+}
+
+# watch_upstreams MASTER NGINX-COMMAND...: poll the names while MASTER (nginx, which this
+# script becomes) lives. Quiet unless an address set changes (one line) or a check fails.
+watch_upstreams() {
+    set +e  # a failed step is retried on the next poll; the watcher must not die of it
+    master=$1
+    shift
+    next="$RP_UPSTREAM_PATH.next"
+    keep="$RP_UPSTREAM_PATH.keep"
+    held=""      # a candidate that drops a name's last address, held for one more poll
+    rejected=""  # a candidate nginx -t refused, not retried until the names change again
+    while sleep "$RP_RESOLVE_INTERVAL" && alive "$master"; do
+        write_upstreams "$next" || continue
+        if cmp -s "$next" "$RP_UPSTREAM_PATH"; then
+            held=""
+            continue
+        fi
+        candidate=$(cat "$next")
+        [ "$candidate" = "$rejected" ] && continue
+        # A name that stops resolving may be a DNS hiccup: drop its servers only if the
+        # next poll agrees, rather than answer 502 for an interval.
+        if [ "$(grep -c ' down;' "$next")" -gt "$(grep -c ' down;' "$RP_UPSTREAM_PATH")" ] \
+                && [ "$candidate" != "$held" ]; then
+            held=$candidate
+            continue
+        fi
+        held=""
+        cp "$RP_UPSTREAM_PATH" "$keep"
+        mv "$next" "$RP_UPSTREAM_PATH"
+        if output=$("$@" -t -q 2>&1); then
+            echo "woody-rp: upstreams changed:$summary; reloading nginx" >&2
+            kill -HUP "$master"
+        else
+            echo "woody-rp: new upstreams refused by nginx -t, keeping the old ones:" >&2
+            printf '%s\n' "$output" >&2
+            mv "$keep" "$RP_UPSTREAM_PATH"
+            rejected=$candidate
+        fi
+    done
+    rm -f "$next" "$keep"
+}
+
+write_upstreams "$RP_UPSTREAM_PATH.tmp"
+mv "$RP_UPSTREAM_PATH.tmp" "$RP_UPSTREAM_PATH"
+echo "woody-rp: upstreams:$summary" >&2
 
 sed -e "s|@RP_LISTEN_PORT@|$RP_LISTEN_PORT|g" \
-    -e "s|@RP_RESOLVER@|$RP_RESOLVER|g" \
-    -e "s|@RP_RESOLVER_VALID@|$RP_RESOLVER_VALID|g" \
-    -e "s|@RP_API_HOST@|$RP_API_HOST|g" \
-    -e "s|@RP_API_PORT@|$RP_API_PORT|g" \
-    -e "s|@RP_FRONT_HOST@|$RP_FRONT_HOST|g" \
-    -e "s|@RP_FRONT_PORT@|$RP_FRONT_PORT|g" \
+    -e "s|@RP_UPSTREAM_PATH@|$RP_UPSTREAM_PATH|g" \
     -e "s|@RP_STATIC_RATE@|$RP_STATIC_RATE|g" \
     -e "s|@RP_PROXY_READ_TIMEOUT@|$RP_PROXY_READ_TIMEOUT|g" \
+    -e "s|@RP_PROXY_CONNECT_TIMEOUT@|$RP_PROXY_CONNECT_TIMEOUT|g" \
     "$RP_TEMPLATE" > "$RP_CONF_PATH.tmp"
 mv "$RP_CONF_PATH.tmp" "$RP_CONF_PATH"
+
+# The watcher's $$ is this shell's PID, which exec makes nginx's master: it reloads nginx
+# with SIGHUP (what `nginx -s reload` sends) and ends when the master is gone.
+if [ "$RP_RESOLVE_INTERVAL" -gt 0 ]; then
+    case "${1:-}" in
+        nginx | */nginx | nginx-debug | */nginx-debug)
+            watch_upstreams "$$" "$@" < /dev/null &
+            ;;
+    esac
+fi
 
 exec "$@"

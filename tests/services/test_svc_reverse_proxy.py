@@ -1,34 +1,75 @@
 """The reverse-proxy and front configurations, rendered by their own entrypoint scripts and
 served by a real nginx on loopback, with a tiny DNS server the test controls (the role
-Docker's 127.0.0.11 plays in a container)."""
+Docker's 127.0.0.11 plays in a container).
+
+nginx is started through the reverse proxy's entrypoint, as in the image, so its watcher
+runs too. The entrypoint resolves names with `getent ahostsv4`; the tests point RP_GETENT
+at a stand-in that asks the tiny DNS server instead of the machine's resolver. Slow
+one-request-at-a-time backends on 127.0.0.2-7 stand for the api replicas.
+"""
 
 from __future__ import annotations
 
+import collections
+import http.server
+import os
+import random
 import shutil
+import signal
 import socket
+import socketserver
 import struct
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from svc_support import FILES, ApiProcess, free_port, http_get, port_open, wait_until
+from svc_support import FILES, ApiProcess, Reply, free_port, http_get, port_open, wait_until
 
 RP_DIR = FILES / "reverse-proxy"
 FRONT_DIR = FILES / "front"
+ENTRYPOINT = RP_DIR / "woody-rp-entrypoint.sh"
 JPEG_BYTES = 200_000
 RATE_BYTES_PER_S = 40_000
+BACKEND_SECONDS = 0.5
+RESOLVE_INTERVAL = 1
+POOL_WORKERS = 2  # so that the upstream zone is what makes workers agree on the counts
+
+# `getent ahostsv4 NAME`, but asking the tests' DNS server on 127.0.0.1:{port}.
+FAKE_GETENT = '''#!{python}
+import random, socket, struct, sys
+name = sys.argv[2]
+query = struct.pack("!HHHHHH", random.randrange(65536), 0x0100, 1, 0, 0, 0)
+query += b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+query += b"\\0" + struct.pack("!HH", 1, 1)
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock.settimeout(2)
+    sock.sendto(query, ("127.0.0.1", {port}))
+    reply = sock.recv(4096)
+addresses, offset = [], len(query)
+for _ in range(struct.unpack("!H", reply[6:8])[0]):
+    rtype, _, _, length = struct.unpack("!HHIH", reply[offset + 2:offset + 12])
+    if rtype == 1:
+        addresses.append(socket.inet_ntoa(reply[offset + 12:offset + 12 + length]))
+    offset += 12 + length
+for address in addresses:
+    print(f"{{address:<15}} STREAM {{name}}\\n{{address:<15}} DGRAM  \\n{{address:<15}} RAW    ")
+sys.exit(0 if addresses else 2)
+'''
 
 
 @dataclass
 class FakeDns:
-    """Answers A queries from ``names`` (TTL 1 s), NXDOMAIN for anything else."""
+    """Answers A queries from ``names`` (one address or a list, in a random order as Docker's
+    DNS does, TTL 1 s), NXDOMAIN for anything else or an empty list."""
 
-    names: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str | list[str]] = field(default_factory=dict)
     sock: socket.socket = field(default_factory=lambda: socket.socket(socket.AF_INET,
                                                                       socket.SOCK_DGRAM))
     queries: list[str] = field(default_factory=list)
@@ -58,18 +99,132 @@ class FakeDns:
         question = packet[12:i + 5]
         name = ".".join(labels).lower()
         self.queries.append(name)
-        address = self.names.get(name)
-        if address is None:
+        value = self.names.get(name)
+        addresses = [value] if isinstance(value, str) else list(value or [])
+        if not addresses:
             return packet[:2] + struct.pack("!HHHHH", 0x8183, 1, 0, 0, 0) + question
         if qtype != 1:
             return packet[:2] + struct.pack("!HHHHH", 0x8180, 1, 0, 0, 0) + question
-        answer = struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(address)
-        return packet[:2] + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + question + answer
+        random.shuffle(addresses)
+        answers = b"".join(struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(a)
+                           for a in addresses)
+        return (packet[:2] + struct.pack("!HHHHH", 0x8180, 1, len(addresses), 0, 0)
+                + question + answers)
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
         self.sock.close()
+
+
+@dataclass
+class Proxy:
+    """A real nginx started through the entrypoint (`sh woody-rp-entrypoint.sh nginx ...`)."""
+
+    tmp: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def upstreams(self) -> str:
+        return (self.tmp / "rp.upstreams").read_text(encoding="utf-8")
+
+    @property
+    def entrypoint_log(self) -> str:
+        """What the entrypoint and its watcher wrote (stderr)."""
+        return (self.tmp / "entrypoint.log").read_text(encoding="utf-8")
+
+    def reloads(self) -> int:
+        log = (self.tmp / "error.log").read_text(encoding="utf-8")
+        return log.count("(SIGHUP) received")
+
+    def watchers(self) -> list[int]:
+        """PIDs of this proxy's watcher: a copy of the entrypoint shell, not nginx."""
+        found = []
+        marker = str(self.tmp / "nginx.conf").encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if str(ENTRYPOINT).encode() in cmdline and marker in cmdline:
+                found.append(int(entry.name))
+        return found
+
+    def workers(self) -> list[str]:
+        """The titles of nginx's worker processes (children of the master)."""
+        titles = []
+        for entry in Path("/proc").iterdir():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == self.proc.pid:
+                    titles.append((entry / "cmdline").read_bytes().decode().strip("\0 "))
+            except (OSError, ValueError, IndexError):
+                continue
+        return [t for t in titles if t.startswith("nginx: worker")]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+        return self.proc.wait(timeout=15)
+
+
+def render(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["sh", str(script), "true"], env={"PATH": "/usr/bin:/bin", **env},
+                          capture_output=True, check=False)
+
+
+def start_proxy(tmp: Path, dns_port: int, env: dict[str, str], *, workers: int = 2,
+                includes: tuple[Path, ...] = ()) -> Proxy:
+    """Write a fake getent and an nginx.conf in ``tmp``, then run nginx via the entrypoint."""
+    getent = tmp / "getent"
+    getent.write_text(FAKE_GETENT.format(python=sys.executable, port=dns_port),
+                      encoding="utf-8")
+    getent.chmod(0o755)
+    port = free_port()
+    temp_paths = "".join(f"    {d}_temp_path {tmp / d};\n"
+                         for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    extra = "".join(f"    include {path};\n" for path in includes)
+    (tmp / "nginx.conf").write_text(
+        f"user root;\nworker_processes {workers};\ndaemon off;\npid {tmp / 'nginx.pid'};\n"
+        f"error_log {tmp / 'error.log'} info;\nevents {{ worker_connections 64; }}\n"
+        f"http {{\n    include /etc/nginx/mime.types;\n    access_log off;\n{temp_paths}"
+        f"    include {tmp / 'rp.conf'};\n{extra}}}\n",
+        encoding="utf-8")
+    full_env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "RP_LISTEN_PORT": f"127.0.0.1:{port}",
+        "RP_RESOLVE_INTERVAL": str(RESOLVE_INTERVAL),
+        "RP_GETENT": str(getent),
+        "RP_TEMPLATE": str(RP_DIR / "woody-rp.conf.template"),
+        "RP_CONF_PATH": str(tmp / "rp.conf"),
+        **env,
+    }
+    nginx = shutil.which("nginx")
+    assert nginx is not None
+    with open(tmp / "entrypoint.log", "wb") as log:
+        proc = subprocess.Popen(["sh", str(ENTRYPOINT), nginx, "-c", str(tmp / "nginx.conf")],
+                                env=full_env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=log)
+    proxy = Proxy(tmp, port, proc)
+    try:
+        wait_until(lambda: port_open(port) or proc.poll() is not None, 10, "nginx")
+        assert proc.poll() is None, proxy.entrypoint_log
+    except BaseException:
+        proxy.stop()
+        raise
+    return proxy
+
+
+def need_nginx() -> None:
+    if shutil.which("nginx") is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
 
 
 @dataclass
@@ -80,15 +235,9 @@ class Site:
     jpeg: bytes
 
 
-def render(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["sh", str(script), "true"], env={"PATH": "/usr/bin:/bin", **env},
-                          capture_output=True, check=False)
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, api_plain: ApiProcess) -> Iterator[Site]:
-    if shutil.which("nginx") is None:
-        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    need_nginx()
     tmp = tmp_path_factory.mktemp("nginx")
     html = tmp / "html"
     html.mkdir()
@@ -97,18 +246,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, api_plain: ApiProcess) -> Ite
                    check=True, capture_output=True)
     dns = FakeDns({"front.test": "127.0.0.1"})  # api.test is unknown for now
     dns_port = dns.start()
-    rp_port, front_port = free_port(), free_port()
-    rendered = render(RP_DIR / "woody-rp-entrypoint.sh", {
-        "RP_LISTEN_PORT": f"127.0.0.1:{rp_port}",
-        "RP_RESOLVER": f"127.0.0.1:{dns_port}",
-        "RP_RESOLVER_VALID": "1s",
-        "RP_API_HOST": "api.test", "RP_API_PORT": str(api_plain.port),
-        "RP_FRONT_HOST": "front.test", "RP_FRONT_PORT": str(front_port),
-        "RP_STATIC_RATE": f"{RATE_BYTES_PER_S // 1000}k",
-        "RP_TEMPLATE": str(RP_DIR / "woody-rp.conf.template"),
-        "RP_CONF_PATH": str(tmp / "rp.conf"),
-    })
-    assert rendered.returncode == 0, rendered.stderr
+    front_port = free_port()
     rendered = render(FRONT_DIR / "woody-front-entrypoint.sh", {
         "FRONT_TEMPLATE": str(FRONT_DIR / "html" / "index.html.template"),
         "FRONT_INDEX_PATH": str(html / "index.html"),
@@ -119,35 +257,31 @@ def site(tmp_path_factory: pytest.TempPathFactory, api_plain: ApiProcess) -> Ite
                                     f"listen 127.0.0.1:{front_port};")
     front_conf = front_conf.replace("/usr/share/woody/html", str(html))
     (tmp / "front.conf").write_text(front_conf, encoding="utf-8")
-    temp_paths = "".join(f"    {d}_temp_path {tmp / d};\n"
-                         for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    (tmp / "nginx.conf").write_text(
-        f"user root;\nworker_processes 1;\ndaemon off;\npid {tmp / 'nginx.pid'};\n"
-        f"error_log {tmp / 'error.log'} info;\nevents {{ worker_connections 64; }}\n"
-        f"http {{\n    include /etc/nginx/mime.types;\n    access_log off;\n{temp_paths}"
-        f"    include {tmp / 'rp.conf'};\n    include {tmp / 'front.conf'};\n}}\n",
-        encoding="utf-8")
-    check = subprocess.run(["nginx", "-t", "-c", str(tmp / "nginx.conf")],
-                           capture_output=True, check=False)
-    assert check.returncode == 0, check.stderr.decode()
-    proc = subprocess.Popen(["nginx", "-c", str(tmp / "nginx.conf")],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     try:
-        wait_until(lambda: port_open(rp_port) and port_open(front_port), 10, "nginx")
-        yield Site(rp_port, front_port, dns, (html / "5mo.jpg").read_bytes())
+        proxy = start_proxy(tmp, dns_port, {
+            "RP_RESOLVER": f"127.0.0.1:{dns_port}",
+            "RP_RESOLVER_VALID": "1s",
+            "RP_API_HOST": "api.test", "RP_API_PORT": str(api_plain.port),
+            "RP_FRONT_HOST": "front.test", "RP_FRONT_PORT": str(front_port),
+            "RP_STATIC_RATE": f"{RATE_BYTES_PER_S // 1000}k",
+        }, workers=1, includes=(tmp / "front.conf",))
+    except BaseException:
+        dns.stop()
+        raise
+    try:
+        wait_until(lambda: port_open(front_port), 10, "nginx")
+        yield Site(proxy.port, front_port, dns, (html / "5mo.jpg").read_bytes())
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        proxy.stop()
         dns.stop()
 
 
 def test_names_are_resolved_at_request_time(site: Site, api_plain: ApiProcess) -> None:
     base = f"http://127.0.0.1:{site.rp_port}"
-    # nginx started although "api.test" did not resolve: it resolves per request...
+    # nginx started although "api.test" did not resolve: its upstream answers 502...
     assert http_get(base + "/api/ping").status == 502
     site.dns.names["api.test"] = "127.0.0.1"
-    # ...so the name is found once it exists (a new or scaled service), within valid=1s.
+    # ...and the watcher finds the name once it exists (a new or scaled service).
     deadline = time.monotonic() + 5
     reply = http_get(base + "/api/ping")
     while reply.status != 200 and time.monotonic() < deadline:
@@ -156,9 +290,9 @@ def test_names_are_resolved_at_request_time(site: Site, api_plain: ApiProcess) -
     assert (reply.status, reply.body) == (200, "ping")
     assert "api.test" in site.dns.queries
     count = site.dns.queries.count("api.test")
-    time.sleep(2.5)  # nginx counts validity in whole seconds
+    time.sleep(2.5)  # the watcher polls every RP_RESOLVE_INTERVAL (1 s here)
     assert http_get(base + "/api/misc/time").status == 200
-    assert site.dns.queries.count("api.test") > count  # re-resolved after valid expired
+    assert site.dns.queries.count("api.test") > count  # re-resolved since
 
 
 def test_root_goes_to_the_front(site: Site) -> None:
@@ -189,6 +323,8 @@ def test_static_rate_limit(site: Site) -> None:
     ("RP_STATIC_RATE", "300k; return 200"),
     ("RP_API_HOST", "api|x"),
     ("RP_LISTEN_PORT", "80 default"),
+    ("RP_RESOLVE_INTERVAL", "1; rm -rf /"),
+    ("RP_GETENT", "getent hosts x"),
 ])
 def test_rp_entrypoint_rejects_unsafe_values(tmp_path: Path, name: str, value: str) -> None:
     env = {name: value, "RP_TEMPLATE": str(RP_DIR / "woody-rp.conf.template"),
@@ -207,3 +343,306 @@ def test_front_image_url_is_configurable(tmp_path: Path) -> None:
     bad = render(FRONT_DIR / "woody-front-entrypoint.sh",
                  {**base, "FRONT_IMAGE_URL": 'x" onerror="alert(1)'})
     assert bad.returncode == 64
+
+
+# --- balancing over replicas -------------------------------------------------------------
+
+
+class SlowServer(socketserver.TCPServer):
+    """One request at a time, no threads (like one api replica); each takes ``delay`` s."""
+
+    allow_reuse_address = True
+    delay = BACKEND_SECONDS
+
+
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    server: SlowServer
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        if not self.path.endswith("/fast"):
+            time.sleep(self.server.delay)
+        body = self.server.server_address[0].encode()
+        self.send_response(200)
+        self.send_header("X-Served-By", body.decode())
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@dataclass
+class Pool:
+    proxy: Proxy
+    dns: FakeDns
+    backends: list[str]  # 127.0.0.2 ... each serving on the same port
+    workers: int
+
+    def serve(self, addresses: list[str]) -> None:
+        """Make api.pool resolve to ``addresses`` (what scaling the service does)."""
+        self.dns.names["api.pool"] = list(addresses)
+
+    def get(self) -> Reply:
+        return http_get(self.proxy.base + "/api/slow", timeout=30)
+
+    def parallel(self, count: int) -> tuple[list[Reply], float]:
+        start = time.monotonic()
+        with ThreadPoolExecutor(count) as pool:
+            replies = list(pool.map(lambda _: self.get(), range(count)))
+        assert all(r.status == 200 for r in replies), [(r.status, r.body) for r in replies]
+        return replies, time.monotonic() - start
+
+    def wait_for(self, addresses: list[str], timeout: float = 10) -> None:
+        """Until the upstream file lists exactly ``addresses`` and nginx uses just those."""
+        wanted = sorted(f"server {a}:" for a in addresses)
+
+        def listed() -> bool:
+            lines = [line.strip() for line in self.proxy.upstreams.splitlines()]
+            api = lines[lines.index("upstream woody_api {") + 1:]
+            api = api[:api.index("}")]
+            return sorted(line[:line.index(":") + 1] for line in api
+                          if line.startswith("server ") and "down;" not in line) == wanted
+
+        def used() -> bool:  # quick requests, in turn over idle replicas: each seen once
+            replies = [http_get(self.proxy.base + "/api/fast")
+                       for _ in range(2 * len(addresses) + 1)]
+            if not addresses:
+                return all(r.status == 502 for r in replies)
+            return (all(r.status == 200 for r in replies)
+                    and {r.body for r in replies} == set(addresses))
+
+        def settled() -> bool:  # after a reload, the old workers have left (see README)
+            return self.proxy.workers() == ["nginx: worker process"] * self.workers
+
+        deadline = time.monotonic() + timeout
+        wait_until(listed, timeout, f"upstream servers {addresses}")
+        wait_until(used, max(deadline - time.monotonic(), 1), f"nginx to use {addresses}")
+        wait_until(settled, max(deadline - time.monotonic(), 1), "the old workers to leave")
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
+    need_nginx()
+    addresses = [f"127.0.0.{i}" for i in range(2, 8)]
+    servers: list[SlowServer] = []
+    for _ in range(20):  # one port free on all six loopback addresses
+        port = free_port()
+        try:
+            for address in addresses:
+                servers.append(SlowServer((address, port), SlowHandler))
+            break
+        except OSError:
+            for server in servers:
+                server.server_close()
+            servers.clear()
+    assert servers, "no port free on 127.0.0.2-7"
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    dns = FakeDns({"api.pool": addresses[:5]})  # front.pool never resolves
+    dns_port = dns.start()
+    proxy = None
+    try:
+        proxy = start_proxy(tmp_path_factory.mktemp("pool"), dns_port, {
+            "RP_API_HOST": "api.pool", "RP_API_PORT": str(port),
+            "RP_FRONT_HOST": "front.pool", "RP_FRONT_PORT": str(port),
+        }, workers=POOL_WORKERS)
+        yield Pool(proxy, dns, addresses, POOL_WORKERS)
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        dns.stop()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_parallel_requests_go_to_distinct_replicas(pool: Pool) -> None:
+    pool.serve(pool.backends[:5])
+    pool.wait_for(pool.backends[:5])
+    one = pool.get().seconds
+    assert one >= BACKEND_SECONDS
+    for _ in range(3):
+        replies, seconds = pool.parallel(5)
+        print(f"\none request {one:.3f} s, 5 in parallel {seconds:.3f} s")
+        # least_conn over a shared zone: each of the 5 goes to an idle replica, none waits
+        assert len({r.body for r in replies}) == 5, [r.body for r in replies]
+        assert seconds < 1.5 * one, (seconds, one)
+    # twice as many requests as replicas: exactly two each, two rounds' time
+    replies, seconds = pool.parallel(10)
+    print(f"10 in parallel {seconds:.3f} s")
+    assert sorted(collections.Counter(r.body for r in replies).values()) == [2] * 5
+    assert seconds < 2.5 * one, (seconds, one)
+
+
+def test_scaling_is_followed_without_restarting_nginx(pool: Pool) -> None:
+    master = pool.proxy.proc.pid
+    pool.serve(pool.backends[:2])
+    pool.wait_for(pool.backends[:2])
+    replies, _ = pool.parallel(4)
+    assert {r.body for r in replies} == set(pool.backends[:2])
+    reloads = pool.proxy.reloads()
+
+    # Scale out: a third address is used within a few seconds, by the same nginx.
+    pool.serve(pool.backends[:3])
+    start = time.monotonic()
+    seen: set[str] = set()
+    while pool.backends[2] not in seen:
+        assert time.monotonic() - start < 5, "the new replica was not used within 5 s"
+        seen.add(http_get(pool.proxy.base + "/api/fast").body)
+    print(f"\nnew replica used {time.monotonic() - start:.2f} s after it resolved")
+    pool.wait_for(pool.backends[:3], timeout=3)
+    replies, seconds = pool.parallel(3)
+    assert {r.body for r in replies} == set(pool.backends[:3])
+    assert seconds < 1.5 * BACKEND_SECONDS + 0.25, seconds
+    assert pool.proxy.reloads() == reloads + 1
+    assert pool.proxy.proc.poll() is None and pool.proxy.proc.pid == master
+
+    # Scale in: a vanished address is no longer used.
+    pool.serve(pool.backends[1:3])
+    pool.wait_for(pool.backends[1:3], timeout=5)
+    replies, _ = pool.parallel(4)
+    assert {r.body for r in replies} == set(pool.backends[1:3])
+
+    # Stable names (answered in a random order): no reload, nothing logged.
+    reloads, log = pool.proxy.reloads(), pool.proxy.entrypoint_log
+    time.sleep(4 * RESOLVE_INTERVAL)
+    assert pool.proxy.reloads() == reloads
+    assert pool.proxy.entrypoint_log == log
+    assert log.count("upstreams changed") == pool.proxy.reloads()
+
+
+def test_a_name_without_address_answers_502_at_once(pool: Pool) -> None:
+    pool.serve([])
+    # kept one more poll (a DNS hiccup must not empty the pool), then a `down` server
+    pool.wait_for([], timeout=6)
+    reply = pool.get()
+    assert reply.status == 502 and reply.seconds < 0.5, reply
+    pool.serve(pool.backends[:1])
+    pool.wait_for(pool.backends[:1], timeout=5)
+    assert pool.get().status == 200
+    assert "woody_api=none" in pool.proxy.entrypoint_log
+
+
+def test_watcher_ends_with_nginx(tmp_path: Path) -> None:
+    need_nginx()
+    dns = FakeDns({"api.gone": "127.0.0.1"})
+    try:
+        proxy = start_proxy(tmp_path, dns.start(), {"RP_API_HOST": "api.gone",
+                                                    "RP_FRONT_HOST": "front.gone"})
+        wait_until(lambda: len(proxy.watchers()) == 1, 5, "the watcher")
+        assert proxy.stop() == 0  # SIGQUIT: graceful stop, exit code 0
+        wait_until(lambda: not proxy.watchers(), RESOLVE_INTERVAL + 3, "the watcher to end")
+    finally:
+        dns.stop()
+    assert "Traceback" not in proxy.entrypoint_log
+
+
+# --- the image, on the controller's Docker engine ----------------------------------------
+
+BACKEND_SCRIPT = f"""
+import socket, socketserver, time
+from http.server import BaseHTTPRequestHandler
+class Slow(BaseHTTPRequestHandler):
+    def do_GET(self):
+        time.sleep({BACKEND_SECONDS})
+        body = socket.gethostname().encode()
+        self.send_response(200)
+        self.send_header("X-Served-By", socket.gethostname())
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer(("", 5000), Slow).serve_forever()
+"""
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
+                          env={**os.environ, "DOCKER_BUILDKIT": "0"}, timeout=600)
+    if check and done.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+@pytest.mark.images
+def test_image_balances_follows_replicas_and_stops_cleanly() -> None:
+    if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
+        pytest.skip("no Docker engine reachable")
+    bases = {}
+    for variable, default in (("WOODY_BASE_NGINX", "woodylab/nginx:bookworm"),
+                              ("WOODY_BASE_PYTHON", "woodylab/python:bookworm")):
+        bases[variable] = os.environ.get(variable, default)
+        if docker("image", "inspect", bases[variable], check=False).returncode != 0:
+            pytest.skip(f"base image {bases[variable]} is not present (set {variable})")
+    name = f"woody-rp-balance-{uuid.uuid4().hex[:8]}"
+    image = f"woody-svc-test/{name}:latest"
+    docker("build", "-q", "--build-arg", f"BASE_IMAGE={bases['WOODY_BASE_NGINX']}",
+           "-t", image, str(RP_DIR))
+    containers: list[str] = []
+
+    def run(suffix: str, *args: str) -> str:
+        container = f"{name}-{suffix}"
+        docker("run", "-d", "--name", container, "--network", name, *args)
+        containers.append(container)
+        return container
+
+    def backend(suffix: str, alias: str) -> str:
+        return run(suffix, "--network-alias", alias, bases["WOODY_BASE_PYTHON"],
+                   "python3", "-c", BACKEND_SCRIPT)
+
+    docker("network", "create", name)
+    try:
+        hosts = {docker("inspect", "-f", "{{.Config.Hostname}}", backend(f"api{i}", "api")
+                        ).stdout.strip() for i in range(3)}
+        backend("front", "front")  # so that no name is ever asked outside the engine
+        port = free_port()
+        proxy = run("rp", "-e", f"RP_RESOLVE_INTERVAL={RESOLVE_INTERVAL}",
+                    "-p", f"127.0.0.1:{port}:8080", image)
+        url = f"http://127.0.0.1:{port}/api/slow"
+
+        def get(_: object = None) -> Reply:
+            return http_get(url, timeout=30)
+
+        def ready() -> bool:
+            try:
+                return get().status == 200
+            except OSError:
+                return False
+
+        wait_until(ready, 30, "the proxy and its backends")
+        one = get().seconds
+        with ThreadPoolExecutor(3) as executor:
+            start = time.monotonic()
+            replies = list(executor.map(get, range(3)))
+            seconds = time.monotonic() - start
+        assert {r.headers["X-Served-By"] for r in replies} == hosts
+        assert seconds < 1.5 * one, (seconds, one)
+
+        new = docker("inspect", "-f", "{{.Config.Hostname}}",
+                     backend("api3", "api")).stdout.strip()
+        start = time.monotonic()
+        while get().headers.get("X-Served-By") != new:
+            assert time.monotonic() - start < 10, "the new replica was not used within 10 s"
+        with ThreadPoolExecutor(4) as executor:
+            replies = list(executor.map(get, range(4)))
+        assert {r.headers["X-Served-By"] for r in replies} == hosts | {new}
+
+        start = time.monotonic()
+        docker("stop", "-t", "10", proxy)
+        stop_seconds = time.monotonic() - start
+        state = docker("inspect", "-f", "{{.State.ExitCode}}", proxy).stdout.strip()
+        logs = docker("logs", proxy)
+        print(f"\none request {one:.2f} s, 3 in parallel {seconds:.2f} s, "
+              f"stop {stop_seconds:.2f} s, exit code {state}")
+        assert state == "0" and stop_seconds < 5, (state, stop_seconds)
+        # Docker's DNS answers in a random order: only the one real change reloaded nginx
+        assert logs.stderr.count("upstreams changed") == 1, logs.stderr
+    finally:
+        for container in containers:
+            docker("rm", "-f", container, check=False)
+        docker("network", "rm", name, check=False)
+        docker("rmi", "-f", image, check=False)
