@@ -55,7 +55,8 @@ def _json_report(stdout: str) -> dict[str, Any]:
 
 def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, timeout: int = 1800) -> PlayRun:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-               ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+               ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_FORCE_COLOR="0")
     argv = ["ansible-playbook", "-i", str(ROOT / "inventory/local"), str(playbook)]
     if extra_vars:

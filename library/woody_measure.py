@@ -1,0 +1,235 @@
+#!/usr/bin/python
+"""Ansible module: time HTTP requests with curl's own timers (one URL, a whole page, or N in parallel)."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.woody_stats import summarize
+
+DOCUMENTATION = r"""
+module: woody_measure
+short_description: Time HTTP requests with curl's own timers
+description:
+  - C(kind=url) GETs O(url) O(repetitions) times; with O(fresh_query) each request carries a new
+    random value of that query parameter (a cold cache key each time); with O(prime) one request
+    first warms the cache and is not counted.
+  - C(kind=page) loads the page and every asset it references (img, script, link href), wherever
+    it is hosted, one after the other on fresh connections like a first visit; the sample is the
+    sum of curl's time_total of all of them. With O(recursive_url) it also times the lab sheet's
+    C(wget -r -np), which follows the page's own host only.
+  - C(kind=parallel) starts O(parallel) requests at once, each with a distinct O(fresh_query)
+    value; the sample is the wall time until the last one answered.
+  - With O(resolve), names are resolved only through it (curl --resolve): a URL whose host:port
+    is not in it and is not an IP address is refused, so nothing leaves the addresses given.
+    Without it, curl resolves names as the client host does.
+options:
+  kind: {type: str, choices: [url, page, parallel], default: url}
+  url: {type: str, required: true}
+  resolve: {type: list, elements: str, default: [], description: "host:port:address entries"}
+  repetitions: {type: int, default: 3}
+  fresh_query: {type: str, description: query parameter given a new random value per request}
+  prime: {type: bool, default: false}
+  parallel: {type: int, default: 5}
+  recursive_url: {type: str, description: "the page by IP address, timed the lab sheet's way (wget -r -np)"}
+  timeout: {type: int, default: 120, description: seconds per request}
+"""
+
+HEADERS_OF_INTEREST = ("x-cache", "x-cache-status")
+
+
+class AssetFinder(HTMLParser):
+    """Collects what a browser would fetch for the page: images, scripts, stylesheets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag in ("img", "script") and found.get("src"):
+            self.assets.append(str(found["src"]))
+        elif tag == "link" and found.get("href") and "stylesheet" in (found.get("rel") or "") + " icon":
+            self.assets.append(str(found["href"]))
+
+
+def with_fresh_query(url: str, name: str | None, tag: str) -> str:
+    if not name:
+        return url
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != name] + [(name, f"{tag}-{uuid.uuid4().hex[:12]}")]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def is_ip(host: str) -> bool:
+    return all(p.isdigit() for p in host.split(".")) and host.count(".") == 3
+
+
+class Curl:
+    def __init__(self, resolve: list[str], timeout: int) -> None:
+        self.resolve = resolve
+        self.timeout = timeout
+        self.known = {":".join(entry.split(":")[:2]) for entry in resolve}
+
+    def check(self, url: str) -> None:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"{url}: only http and https URLs are measured")
+        if self.known and host_port(url) not in self.known and not is_ip(urlsplit(url).hostname or ""):
+            raise ValueError(f"{url}: {host_port(url)} is not in resolve ({sorted(self.known)}); refusing to "
+                             "resolve it elsewhere")
+
+    def argv(self, url: str, body: str) -> list[str]:
+        argv = ["curl", "--silent", "--show-error", "--globoff", "--max-time", str(self.timeout),
+                "--output", body, "--dump-header", "-", "--write-out", "\n%{json}"]
+        for entry in self.resolve:
+            argv += ["--resolve", entry]
+        return argv + [url]
+
+    @staticmethod
+    def parse(url: str, done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+        head, _, tail = done.stdout.rpartition("\n")
+        timing = json.loads(tail) if tail.startswith("{") else {}
+        headers = {}
+        for line in head.splitlines():
+            name, sep, value = line.partition(":")
+            if sep and name.strip().lower() in HEADERS_OF_INTEREST:
+                headers[name.strip().lower()] = value.strip()
+        if done.returncode != 0 and not timing.get("http_code"):
+            return {"url": url, "seconds": float(timing.get("time_total", 0)), "status": 0, "cache": "",
+                    "bytes": 0, "error": done.stderr.strip() or f"curl exit {done.returncode}"}
+        return {"url": url, "seconds": float(timing["time_total"]), "status": int(timing["http_code"]),
+                "cache": headers.get("x-cache") or headers.get("x-cache-status", ""),
+                "bytes": int(timing.get("size_download", 0))}
+
+    def get(self, url: str, body: str = "/dev/null") -> dict[str, Any]:
+        self.check(url)
+        done = subprocess.run(self.argv(url, body), capture_output=True, text=True, check=False,
+                              timeout=self.timeout + 10)
+        return self.parse(url, done)
+
+    def get_many(self, urls: list[str]) -> tuple[float, list[dict[str, Any]]]:
+        """All at once; the wall time until the last answered."""
+        for url in urls:
+            self.check(url)
+        started = time.monotonic()
+        running = [(url, subprocess.Popen(self.argv(url, "/dev/null"), stdout=subprocess.PIPE,
+                                          stderr=subprocess.PIPE, text=True)) for url in urls]
+        answers = []
+        for url, process in running:
+            out, err = process.communicate(timeout=self.timeout + 10)
+            answers.append(self.parse(url, subprocess.CompletedProcess(process.args, process.returncode, out, err)))
+        return time.monotonic() - started, answers
+
+
+def page_sample(curl: Curl, url: str, workdir: Path) -> dict[str, Any]:
+    html = workdir / "page.html"
+    page = curl.get(url, str(html))
+    parts = [page]
+    if page["status"] == 200:
+        finder = AssetFinder()
+        finder.feed(html.read_text(errors="replace"))
+        parts += [curl.get(urljoin(url, asset)) for asset in dict.fromkeys(finder.assets)]
+    failed = [p for p in parts if not 200 <= p["status"] < 300]
+    return {"seconds": sum(p["seconds"] for p in parts), "status": failed[0]["status"] if failed else 200,
+            "cache": ",".join(p["cache"] or "-" for p in parts[1:]), "bytes": sum(p["bytes"] for p in parts),
+            "parts": parts}
+
+
+def recursive_sample(url: str, timeout: int, workdir: Path) -> dict[str, Any]:
+    """The lab sheet's `wget -r -np`: follows links on the page's own host only."""
+    target = workdir / "wget"
+    started = time.monotonic()
+    done = subprocess.run(["wget", "--quiet", "-r", "-np", "--timeout", str(timeout), "--tries", "1",
+                           "-P", str(target), url], capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    files = [p for p in target.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
+    shutil.rmtree(target, ignore_errors=True)
+    return {"seconds": seconds, "status": 200 if done.returncode == 0 else 0, "cache": "", "bytes": size,
+            "files": len(files)}
+
+
+def run(params: dict[str, Any]) -> dict[str, Any]:
+    curl = Curl(params["resolve"], params["timeout"])
+    url, kind, fresh = params["url"], params["kind"], params.get("fresh_query")
+    repetitions = params["repetitions"]
+    curl.check(url)
+    samples: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"url": url, "kind": kind}
+    with tempfile.TemporaryDirectory(prefix="woody-measure-") as tmp:
+        if kind == "url":
+            warm_url = with_fresh_query(url, fresh, "warm") if params["prime"] else None
+            if warm_url:
+                result["prime"] = curl.get(warm_url)
+            for _ in range(repetitions):
+                samples.append(curl.get(warm_url or with_fresh_query(url, fresh, "cold")))
+        elif kind == "page":
+            samples = [page_sample(curl, url, Path(tmp)) for _ in range(repetitions)]
+            recursive_url = params.get("recursive_url")
+            if recursive_url:
+                # wget has no --resolve: it gets the page by address, and so never looks a name up.
+                if not is_ip(urlsplit(recursive_url).hostname or ""):
+                    raise ValueError(f"recursive_url {recursive_url}: give the page's address, not a name")
+                recursive = [recursive_sample(recursive_url, params["timeout"], Path(tmp)) for _ in range(repetitions)]
+                result["recursive"] = {"samples": recursive, "summary": summarize(recursive)}
+        else:
+            for round_ in range(repetitions):
+                urls = [with_fresh_query(url, fresh or "name", f"par{round_}-{i}") for i in range(params["parallel"])]
+                wall, answers = curl.get_many(urls)
+                failed = [a for a in answers if not 200 <= a["status"] < 300]
+                samples.append({"seconds": wall, "status": failed[0]["status"] if failed else 200,
+                                "cache": ",".join(a["cache"] or "-" for a in answers),
+                                "bytes": sum(a["bytes"] for a in answers), "requests": answers})
+    unanswered = [part for sample in samples for part in sample.get("parts", sample.get("requests", [sample]))
+                  if part.get("status") == 0]
+    if unanswered:
+        # No HTTP answer at all is not a timing: fail, naming what did not answer and why.
+        raise ValueError(f"{len(unanswered)} request(s) got no answer, e.g. {unanswered[0]['url']}: "
+                         f"{unanswered[0].get('error', '')}")
+    result["samples"] = samples
+    result["summary"] = summarize(samples)
+    if kind == "parallel":
+        result["summary"]["throughput_p50"] = params["parallel"] / result["summary"]["p50"]
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "kind": {"type": "str", "choices": ["url", "page", "parallel"], "default": "url"},
+            "url": {"type": "str", "required": True},
+            "resolve": {"type": "list", "elements": "str", "default": []},
+            "repetitions": {"type": "int", "default": 3},
+            "fresh_query": {"type": "str"},
+            "prime": {"type": "bool", "default": False},
+            "parallel": {"type": "int", "default": 5},
+            "recursive_url": {"type": "str"},
+            "timeout": {"type": "int", "default": 120},
+        },
+        supports_check_mode=True,
+    )
+    if module.params["repetitions"] < 1 or module.params["parallel"] < 1:
+        module.fail_json(msg="repetitions and parallel must be >= 1")
+    try:
+        result = run(module.params)
+    except (ValueError, OSError, subprocess.SubprocessError) as error:
+        module.fail_json(msg=f"woody_measure {module.params['url']}: {error}")
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

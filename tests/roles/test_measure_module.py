@@ -1,0 +1,109 @@
+"""woody_measure and the measure role against a real HTTP server on loopback (a stand-in for the
+shop with the same URLs, slow unless cached), and the refusal of names outside --resolve."""
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ansible_run import run_playbook  # noqa: E402
+
+SLOW = 0.3
+PAGE = b'<html><body><img src="/5mo.jpg"><img src="http://cdn.shop.test:{port}/5mo.jpg"></body></html>'
+
+
+class Shop(BaseHTTPRequestHandler):
+    cache: dict[str, bytes] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        path, _, query = self.path.partition("?")
+        state = ""
+        if path == "/":
+            body = PAGE.replace(b"{port}", str(self.server.server_address[1]).encode())
+        elif path == "/5mo.jpg":
+            body = b"\xff\xd8" + b"j" * 50_000
+        elif path.startswith("/api/"):
+            key = path + "?" + "&".join(sorted(query.split("&")))
+            state = "HIT" if key in self.cache else "MISS"
+            if state == "MISS":
+                time.sleep(SLOW)
+                self.cache[key] = f"{path} {query}".encode()
+            body = self.cache[key]
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        if state:
+            self.send_header("X-Cache", state)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def shop():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def measure(tmp_path: Path, port: int, **settings: object):
+    playbook = tmp_path / "measure.yml"
+    playbook.write_text(textwrap.dedent("""\
+        - name: Measure the stand-in shop
+          hosts: localhost
+          gather_facts: false
+          roles:
+            - role: measure
+    """))
+    extra = {"measure_site_url": f"http://shop.test:{port}/", "measure_stage": "redis", "measure_api_replicas": 5,
+             "measure_resolve": [f"shop.test:{port}:127.0.0.1", f"cdn.shop.test:{port}:127.0.0.1"],
+             "measure_repetitions": 3, "measure_results_dir": str(tmp_path / "results"), **settings}
+    return run_playbook(playbook, extra, timeout=300)
+
+
+def test_the_role_times_cold_warm_parallel_and_the_whole_page(tmp_path, shop):
+    run = measure(tmp_path, shop)
+    assert run.returncode == 0, run.failure_messages() or run.output[-2000:]
+    records = json.loads((tmp_path / "results" / "redis.json").read_text())
+    assert len(records) == 1
+    figures = records[0]
+    assert figures["heavy_cold"]["cache"] == {"MISS": 3} and figures["heavy_cold"]["p50"] >= SLOW
+    assert figures["heavy_warm"]["cache"] == {"HIT": 3} and figures["heavy_warm"]["p50"] < SLOW / 10
+    assert figures["db_warm"]["p50"] < figures["db_cold"]["p50"]
+    # five slow requests at once on a threaded server: about one request's time, not five
+    assert SLOW <= figures["parallel"]["p50"] < 3 * SLOW
+    assert figures["parallel"]["throughput_p50"] > 5 / (3 * SLOW)
+    # the page and both images (one through the CDN name), all 200
+    assert figures["page"]["statuses"] == {"200": 3} and figures["page"]["bytes"] > 100_000
+    table = (tmp_path / "results" / "report.md").read_text()
+    assert "| + Redis | 5 |" in table
+    assert (tmp_path / "results" / "report.png").stat().st_size > 0
+    again = measure(tmp_path, shop)
+    assert again.returncode == 0
+    assert len(json.loads((tmp_path / "results" / "redis.json").read_text())) == 2
+
+
+def test_a_name_outside_resolve_is_refused_before_any_request(tmp_path, shop):
+    run = measure(tmp_path, shop, measure_resolve=[f"cdn.shop.test:{shop}:127.0.0.1"])
+    assert run.returncode != 0
+    assert any(f"shop.test:{shop} is not in resolve" in m for m in run.failure_messages()), run.failure_messages()
+    assert not (tmp_path / "results" / "redis.json").exists()
+
+
+def test_a_closed_port_fails_naming_the_url(tmp_path):
+    run = measure(tmp_path, 9, measure_resolve=["shop.test:9:127.0.0.1"], measure_repetitions=1)
+    assert run.returncode != 0
+    messages = " ".join(run.failure_messages())
+    assert "got no answer, e.g. http://shop.test:9/" in messages and "Failed to connect" in messages, messages
