@@ -58,7 +58,7 @@ class AssetFinder(HTMLParser):
         found = dict(attrs)
         if tag in ("img", "script") and found.get("src"):
             self.assets.append(str(found["src"]))
-        elif tag == "link" and found.get("href") and "stylesheet" in (found.get("rel") or "") + " icon":
+        elif tag == "link" and found.get("href") and {"stylesheet", "icon"} & set((found.get("rel") or "").lower().split()):
             self.assets.append(str(found["href"]))
 
 

@@ -52,6 +52,18 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("stack", "node1", {"stack_api_replicas": 0, "stack_images": {"api": "a", "reverse": "b", "db": "c", "front": "d"}},
      "stack_api_replicas"),
     ("daemon", "controller", {"daemon_name": "x", "daemon_state": "restarted"}, "daemon_state"),
+    ("stack", "node1", {"stack_cdn_port": 0}, "stack_cdn_port"),
+    ("stack", "node1", {"stack_cdn_host": "cdn host"}, "stack_cdn_host"),
+    ("dns_server", "node1", {"dns_server_address": "node1"}, "dns_server_address"),
+    ("dns_server", "node1", {"dns_server_zone": "Bad Zone"}, "dns_server_zone"),
+    ("dns_server", "node1", {"dns_server_initial_records": [{"name": "www", "type": "AAAAA", "value": "x"}]},
+     "dns_server_initial_records"),
+    ("cdn", "node1", {"cdn_provider": "akamai"}, "cdn_provider"),
+    ("cdn", "node1", {"cdn_provider": "gcore", "cdn_gcore_origin": "shop.example"}, "cdn_gcore_api_key"),
+    ("measure", "controller", {"measure_stage": "turbo"}, "measure_stage"),
+    ("measure", "controller", {"measure_stage": "initial", "measure_repetitions": 0}, "measure_repetitions"),
+    ("measure", "controller", {"measure_stage": "initial", "measure_resolve": "shop:80:127.0.0.1"}, "measure_resolve"),
+    ("measure", "controller", {"measure_stage": "initial", "measure_site_url": "ftp://shop/"}, "measure_site_url"),
 ]
 
 

@@ -37,7 +37,10 @@ def render(tmp_path: Path, **settings: object) -> dict:
     playbook.write_text(PLAY)
     out = tmp_path / "stack.yml"
     images = {s: f"reg:5000/woody/woody_{s}:ctx-1" for s in ("api", "reverse", "db", "front")}
-    extra = {"out": str(out), "stack_images": images, "stack_db_password": PASSWORD, **settings}
+    edge_conf = tmp_path / "cdn_edge.conf"
+    edge_conf.write_text("server { listen 8080; }\n")
+    extra = {"out": str(out), "stack_images": images, "stack_db_password": PASSWORD,
+             "stack_cdn_edge_config_file": str(edge_conf), "stack_cdn_edge_config_name": "woodytoys_cdn_edge_0123", **settings}
     subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook), "-e", json.dumps(extra)],
                    cwd=ROOT, check=True, capture_output=True, text=True)
     text = out.read_text()
@@ -60,7 +63,8 @@ def test_every_stage_renders_a_valid_stack(tmp_path, stage):
     assert services["api"]["deploy"]["update_config"]["failure_action"] == "rollback"
     assert ("REDIS_URL" in services["api"]["environment"]) == (stage in ("redis", "cdn"))
     front_env = services["front"].get("environment") or {}
-    assert (front_env.get("FRONT_IMAGE_URL") == "http://cdn.woody.lab/5mo.jpg") == (stage == "cdn")
+    assert (front_env.get("FRONT_IMAGE_URL") == "http://cdn.woodytoys.lab:8081/5mo.jpg") == (stage == "cdn")
+    assert ("cdn" in services) == (stage == "cdn")  # the self-hosted edge, by default
     assert "db-data" in stack["volumes"]
     assert stack["secrets"]["woodytoys_db_root_password_v1"]["external"] is True
 
@@ -88,3 +92,17 @@ def test_knobs_reach_the_services(tmp_path):
     assert api["environment"]["HEAVY_SECONDS"] == "1" and api["environment"]["DB_SLEEP_SECONDS"] == "2"
     assert api["deploy"]["resources"]["limits"] == {"cpus": "0.5", "memory": str(256 * 1024 * 1024)}
     assert stack["services"]["reverse"]["environment"]["RP_STATIC_RATE"] == "0"
+
+
+def test_cdn_edge_serves_on_its_own_port_with_its_config(tmp_path):
+    stack = render(tmp_path, stack_stage="cdn", stack_endpoint_mode="dnsrr", stack_publish_mode="host")
+    edge = stack["services"]["cdn"]
+    assert edge["ports"][0]["published"] == 8081 and edge["ports"][0]["mode"] == "host"
+    assert edge["configs"][0]["target"] == "/etc/nginx/conf.d/default.conf"
+    assert stack["configs"]["cdn_edge_conf"]["name"] == "woodytoys_cdn_edge_0123"
+
+
+def test_an_external_cdn_runs_no_edge_and_serves_on_port_80(tmp_path):
+    stack = render(tmp_path, stack_stage="cdn", stack_cdn_provider="external", stack_cdn_host="cdn.shop.example")
+    assert "cdn" not in stack["services"] and "configs" not in stack
+    assert stack["services"]["front"]["environment"]["FRONT_IMAGE_URL"] == "http://cdn.shop.example/5mo.jpg"

@@ -85,7 +85,7 @@ def test_page_and_ping_through_the_published_port(stage):
 
 def test_cdn_stage_points_the_image_at_the_cdn_host(stage):
     _, _, body = get("/")
-    assert (b"http://cdn.woody.lab/5mo.jpg" in body) == (stage == "cdn")
+    assert (b"http://cdn.woodytoys.lab:8081/5mo.jpg" in body) == (stage == "cdn")
 
 
 def test_cache_hits_from_the_redis_stage_on(stage):

@@ -1,0 +1,120 @@
+"""Faults on the running stack (stage with Redis): the database task killed, Redis stopped
+under load, a worker's engine stopped. Each test measures what was lost and how long the
+recovery took, prints it, and leaves the stack healthy for the next one."""
+from __future__ import annotations
+
+import os
+from collections import Counter
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from ansible_run import ROOT, run_playbook  # noqa: E402
+from site_probe import SITE, SiteProbe  # noqa: E402
+
+testinfra_hosts = ["localhost"]
+CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
+
+
+def manager() -> docker.DockerClient:
+    return docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
+
+
+def running(service: str) -> list[dict]:
+    return [t for t in manager().services.get(f"woodytoys_{service}").tasks(filters={"desired-state": "running"})
+            if t["Status"]["State"] == "running"]
+
+
+def get(path: str, timeout: float = 30) -> tuple[int, str, bytes]:
+    with urllib.request.urlopen(SITE + path, timeout=timeout) as answer:
+        return answer.status, answer.headers.get("X-Cache", ""), answer.read()
+
+
+def wait_for(what: str, check, timeout: float, period: float = 0.5) -> float:
+    """Seconds until check() is true; fails naming what it waited for and what it last saw."""
+    started = time.monotonic()
+    seen: object = None
+    while time.monotonic() - started < timeout:
+        try:
+            seen = check()
+            if seen is True:
+                return time.monotonic() - started
+        except Exception as error:  # noqa: BLE001 - retried until the timeout
+            seen = repr(error)
+        time.sleep(period)
+    raise AssertionError(f"waited {timeout} s for {what}; last saw: {seen}")
+
+
+def test_killed_database_restarts_on_the_manager_with_its_data():
+    product = f"survivor-{time.monotonic_ns()}"
+    assert get(f"/api/products?product={product}")[2].strip() == product.encode()
+    old = running("db")
+    assert len(old) == 1
+    container = manager().containers.get(old[0]["Status"]["ContainerStatus"]["ContainerID"])
+    container.kill()
+    recovery = wait_for(f"/api/products/last to answer {product} again",
+                        lambda: product.encode() in get("/api/products/last", timeout=60)[2], timeout=180)
+    new = running("db")
+    print(f"database killed: products answered again after {recovery:.1f} s")
+    assert len(new) == 1 and new[0]["ID"] != old[0]["ID"]
+    assert manager().nodes.get(new[0]["NodeID"]).attrs["Spec"]["Role"] == "manager"
+
+
+def test_redis_stopped_under_load_costs_no_error_and_hits_come_back():
+    name = f"warm{time.monotonic_ns()}"
+    get(f"/api/misc/heavy?name={name}")
+    assert get(f"/api/misc/heavy?name={name}")[1] == "HIT"
+    probe = SiteProbe([f"/api/misc/heavy?name={name}", "/api/misc/time", "/api/ping"], period=0.1)
+    probe.start()
+    redis = manager().services.get("woodytoys_redis")
+    redis.scale(0)
+    try:
+        wait_for("the redis task to stop", lambda: running("redis") == [], timeout=60)
+        # Fail open: the same cached URL is now served by the origin, under the probe's load.
+        wait_for("an answer served from the origin (X-Cache: BYPASS)",
+                 lambda: get(f"/api/misc/heavy?name={name}")[1] == "BYPASS", timeout=60)
+        time.sleep(3)
+    finally:
+        redis.reload()
+        redis.scale(1)
+    back = wait_for("cache hits again", lambda: get(f"/api/misc/heavy?name={name}")[1] == "HIT", timeout=120)
+    answers = probe.finish()
+    bypassed = [a for a in answers if a.cache == "BYPASS"]
+    print(f"redis stopped: {len(answers)} requests, {len(probe.failures())} failed, "
+          f"{len(bypassed)} served from the origin; hits back {back:.1f} s after redis restarted")
+    print(Counter((a.path.split("?")[0], a.status, a.cache) for a in answers))
+    assert probe.failures() == []
+
+
+def test_stopped_worker_engine_moves_its_tasks_and_the_site_stays_up():
+    nodes = {n.attrs["Description"]["Hostname"]: n for n in manager().nodes.list()}
+    victim = "node2"
+    probe = SiteProbe(["/api/ping", "/"], period=0.2)
+    probe.start()
+    pidfile = Path(f"/run/woodylab/{victim}/dockerd.pid")
+    stopped_at = time.monotonic()
+    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    try:
+        moved = wait_for(f"every api task running off {victim}", lambda: len(running("api")) == 5 and all(
+            t["NodeID"] != nodes[victim].id for t in running("api")), timeout=180)
+        settled = time.monotonic()
+        time.sleep(10)  # the budget: no failure once the tasks have moved
+        answers = probe.finish()
+        failed = probe.failures()
+        late = probe.failures(since=settled)
+        print(f"{victim} stopped: api tasks moved in {moved:.1f} s; {len(failed)} of {len(answers)} requests failed, "
+              f"the last {max((a.at for a in failed), default=stopped_at) - stopped_at:.1f} s after the stop")
+        assert late == [], late[:5]
+        stage = "cdn" if manager().services.list(filters={"name": "woodytoys_cdn"}) else "redis"
+        converged = run_playbook(CONVERGE, {"woody_test_stage": stage}, timeout=900)
+        assert converged.returncode == 0, converged.failure_messages()
+    finally:
+        healed = run_playbook(ROOT / "playbooks" / "lab_up.yml", timeout=1200)
+        assert healed.returncode == 0, healed.failure_messages()
+    wait_for(f"{victim} Ready again",
+             lambda: manager().nodes.get(nodes[victim].id).attrs["Status"]["State"] == "ready", timeout=120)
