@@ -82,38 +82,35 @@ def user_line() -> str:
     return "user root;" if os.geteuid() == 0 else ""
 
 
-def origin_conf(prefix: Path, port: int) -> str:
+def main_conf(prefix: Path, workers: int, http_body: str) -> str:
+    """A whole nginx.conf kept inside the prefix (logs, temp files), around an http{} body."""
     return textwrap.dedent("""\
         {user}
-        worker_processes 1;
+        worker_processes {workers};
         error_log {prefix}/error.log info;
         events {{ worker_connections 256; }}
         http {{
         {temp}
-            log_format origin '$request_uri|$http_host|$status';
-            server {{
-                listen 127.0.0.1:{port};
-                access_log {prefix}/access.log origin;
-                root {prefix}/www;
-                location / {{
-                    limit_rate 300k;
-                }}
-            }}
+        {body}
         }}
-        """).format(user=user_line(), prefix=prefix, temp=http_temp_paths(prefix), port=port)
+        """).format(user=user_line(), workers=workers, prefix=prefix, temp=http_temp_paths(prefix), body=http_body)
+
+
+def origin_conf(prefix: Path, port: int) -> str:
+    return main_conf(prefix, 1, textwrap.dedent(f"""\
+        log_format origin '$request_uri|$http_host|$status';
+        server {{
+            listen 127.0.0.1:{port};
+            access_log {prefix}/access.log origin;
+            root {prefix}/www;
+            location / {{
+                limit_rate 300k;
+            }}
+        }}"""))
 
 
 def edge_conf(prefix: Path) -> str:
-    return textwrap.dedent("""\
-        {user}
-        worker_processes 2;
-        error_log {prefix}/error.log info;
-        events {{ worker_connections 256; }}
-        http {{
-        {temp}
-            include {prefix}/conf.d/*.conf;
-        }}
-        """).format(user=user_line(), prefix=prefix, temp=http_temp_paths(prefix))
+    return main_conf(prefix, 2, f"include {prefix}/conf.d/*.conf;")
 
 
 @dataclass
