@@ -11,7 +11,10 @@ workers = int(os.environ.get("API_WORKERS", "1"))
 threads = int(os.environ.get("API_THREADS", "1"))
 worker_class = "sync" if threads == 1 else "gthread"
 timeout = int(os.environ.get("API_TIMEOUT", "120"))
-graceful_timeout = 5
+# On SIGTERM (a rolling update, a scale-down) the worker finishes the request it serves before
+# it exits: the longest one is the DB API (15 s sleep by default). The stack's
+# stop_grace_period must be longer, else Docker kills the worker first.
+graceful_timeout = int(os.environ.get("API_GRACEFUL_TIMEOUT", "30"))
 accesslog = "-" if os.environ.get("API_ACCESS_LOG", "1") == "1" else None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

@@ -56,6 +56,11 @@ def test_no_lab_process_left(torn_down):
     assert lab == []
 
 
+def test_lab_registry_credentials_forgotten(torn_down):
+    config = Path(os.environ.get("DOCKER_CONFIG", Path.home() / ".docker")) / "config.json"
+    assert not config.exists() or "10.213.0.10:5000" not in config.read_text()
+
+
 def test_unreachable_route_outlives_the_lab(torn_down):
     assert _sh("ip", "route", "show", "type", "unreachable", "10.213.0.0/16").strip()
     failed = subprocess.run(["ip", "route", "get", "10.213.0.11"], capture_output=True, text=True, check=False)

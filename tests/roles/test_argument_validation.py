@@ -35,6 +35,11 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("registry", "controller", {"registry_server": "harbor"}, "registry_server"),
     ("registry", "controller", {"registry_port": 70000}, "registry_port"),
     ("registry", "controller", {"registry_logins": [{"registry": "docker.io", "username": "u"}]}, "password"),
+    ("registry", "controller", {"registry_auth_users": [{"username": "woody"}]}, "password"),
+    ("registry", "controller", {"registry_auth_users": [{"username": "wo:ody", "password": "p"}]}, "colon"),
+    ("registry", "controller", {"registry_auth_users": [{"username": "woody", "password": ""}]}, "non-empty password"),
+    ("registry", "controller", {"registry_auth_users": "woody:secret"}, "registry_auth_users"),
+    ("registry", "controller", {"registry_htpasswd_cost": 3}, "registry_htpasswd_cost"),
     ("swarm", "node2", {"swarm_advertise_addr": ""}, "swarm_advertise_addr"),
     ("swarm", "node2", {"swarm_port": 0}, "swarm_port"),
     ("swarm", "node2", {"swarm_node_labels": ["a=b"]}, "swarm_node_labels"),
@@ -62,6 +67,8 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("cdn", "node1", {"cdn_provider": "gcore", "cdn_gcore_origin": "shop.example"}, "cdn_gcore_api_key"),
     ("measure", "controller", {"measure_stage": "turbo"}, "measure_stage"),
     ("measure", "controller", {"measure_stage": "initial", "measure_repetitions": 0}, "measure_repetitions"),
+    ("stack", "node1", {"stack_stop_grace_period": "thirty seconds"}, "stack_stop_grace_period"),
+    ("stack", "node1", {"stack_update_delay": "10"}, "stack_update_delay"),
     ("measure", "controller", {"measure_stage": "initial", "measure_resolve": "shop:80:127.0.0.1"}, "measure_resolve"),
     ("measure", "controller", {"measure_stage": "initial", "measure_site_url": "ftp://shop/"}, "measure_site_url"),
 ]
@@ -89,5 +96,5 @@ def test_bad_value_is_refused_before_any_change(tmp_path, role, hosts, extra, va
     failures = result.failures()
     assert failures, "the play failed without a failed task"
     name, messages = failures[0]
-    assert name.startswith(("Validating arguments", "Validate", "Check that every login")), failures
+    assert name.startswith(("Validating arguments", "Validate", "Check that every login", "Check that every registry user")), failures
     assert any(variable in message for message in messages), failures

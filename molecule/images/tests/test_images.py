@@ -15,20 +15,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
+from lab_registry import REGISTRY, get  # noqa: E402
 
 testinfra_hosts = ["localhost"]
-REGISTRY = "10.213.0.10:5000"
 IMAGES = {"api": "woody_api", "reverse": "woody_rp", "db": "woody_database", "front": "woody_front"}
 
 
 def registry_tags(namespace: str, image: str) -> set[str]:
-    try:
-        with urllib.request.urlopen(f"http://{REGISTRY}/v2/{namespace}/{image}/tags/list", timeout=10) as answer:
-            return set(json.load(answer).get("tags") or [])
-    except urllib.error.HTTPError as error:
-        if error.code == 404:
-            return set()
-        raise
+    status, body = get(f"/v2/{namespace}/{image}/tags/list")
+    if status == 404:
+        return set()
+    assert status == 200, (status, body[:200])
+    return set(json.loads(body).get("tags") or [])
 
 
 @pytest.mark.parametrize("image", IMAGES.values())

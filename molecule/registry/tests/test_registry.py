@@ -1,14 +1,18 @@
-"""The lab registry answers /v2/, accepts a push from the controller, and every node pulls it."""
+"""The lab registry asks for its user, accepts a push from the controller (logged in), and every
+node pulls it."""
 import io
+import sys
 import tarfile
-import urllib.request
+from pathlib import Path
 
 import docker
 import pytest
 
-testinfra_hosts = ["localhost"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from lab_registry import REGISTRY, USERNAME, get, password  # noqa: E402
 
-REGISTRY = "10.213.0.10:5000"
+testinfra_hosts = ["localhost"]
+HTPASSWD = "/etc/woodylab/registry/htpasswd"
 NODES = ["node1", "node2", "node3"]
 SMOKE = f"{REGISTRY}/woodyswarm-test/registry-smoke"
 
@@ -33,8 +37,23 @@ def test_registry_process_runs_in_its_namespace(host):
 
 def test_registry_answers_v2(host):
     assert host.run(f"ip route get {REGISTRY.split(':')[0]}").stdout.split()[2] == "woodybr0"
-    with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=5) as answer:
-        assert answer.status == 200
+    assert get("/v2/")[0] == 200
+
+
+def test_registry_refuses_anonymous_and_wrong_passwords():
+    assert get("/v2/", user=None)[0] == 401
+    assert get("/v2/woodyswarm-test/registry-smoke/tags/list", user=None)[0] == 401
+    assert get("/v2/", secret=password() + "x")[0] == 401
+    assert get("/v2/", user="intruder")[0] == 401
+
+
+def test_htpasswd_holds_a_bcrypt_hash_not_the_password(host):
+    stored = host.file(HTPASSWD)
+    assert stored.mode == 0o640
+    user, digest = stored.content_string.strip().split(":", 1)
+    assert user == USERNAME
+    assert digest.startswith("$2y$10$")
+    assert password() not in stored.content_string
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +68,8 @@ def pushed_tag(host) -> str:
 
 
 def test_registry_lists_the_pushed_tag(pushed_tag):
-    with urllib.request.urlopen(f"http://{REGISTRY}/v2/woodyswarm-test/registry-smoke/tags/list", timeout=5) as answer:
-        assert pushed_tag in answer.read().decode()
+    status, body = get("/v2/woodyswarm-test/registry-smoke/tags/list")
+    assert status == 200 and pushed_tag in body.decode()
 
 
 @pytest.mark.parametrize("node", NODES)

@@ -6,26 +6,21 @@ import os
 import signal
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
+from lab_registry import REGISTRY, get  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
 REGISTRY_CONVERGE = ROOT / "molecule" / "registry" / "converge.yml"
-REGISTRY = "10.213.0.10:5000"
 
 
 def registry_answers() -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=2):
-            return True
-    except OSError:
-        return False
+    return get("/v2/", timeout=2)[0] == 200
 
 
 def stack_state() -> dict[str, tuple]:

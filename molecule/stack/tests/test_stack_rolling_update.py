@@ -1,0 +1,71 @@
+"""A rolling update of api and front under a steady load (hey at a fixed rate) loses no request:
+every task of both services is replaced, one at a time, as the stack's update_config says."""
+from __future__ import annotations
+
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import docker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from hey_load import SteadyLoad  # noqa: E402
+from site_probe import SITE  # noqa: E402
+
+testinfra_hosts = ["localhost"]
+LOAD_SECONDS = 90  # the api rollout alone takes ~50 s here (5 tasks, one at a time, each waiting to be healthy)
+RATE = 5  # requests per second and worker; 2 workers per URL
+ROLLED = ["api", "front"]
+
+
+def manager() -> docker.DockerClient:
+    return docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
+
+
+def running_ids(service: str) -> set[str]:
+    return {t["ID"] for t in manager().services.get(f"woodytoys_{service}").tasks(filters={"desired-state": "running"})
+            if t["Status"]["State"] == "running"}
+
+
+def update_states() -> dict[str, str]:
+    return {name: manager().services.get(f"woodytoys_{name}").attrs.get("UpdateStatus", {}).get("State", "")
+            for name in ROLLED}
+
+
+def cache_state(path: str) -> str:
+    with urllib.request.urlopen(SITE + path, timeout=30) as answer:
+        answer.read()
+        return answer.headers.get("X-Cache", "")
+
+
+def test_rolling_update_of_api_and_front_under_steady_load_loses_no_request():
+    cached = f"/api/misc/heavy?name=steady{time.monotonic_ns()}"
+    cache_state(cached)
+    assert cache_state(cached) == "HIT"
+    before = {name: running_ids(name) for name in ROLLED}
+    loads = [SteadyLoad(SITE + path, LOAD_SECONDS, RATE).start() for path in ("/", "/api/misc/time", cached)]
+    time.sleep(5)  # the load is steady before the rollout starts
+    started = time.monotonic()
+    for name in ROLLED:
+        # `docker service update --force`: every task replaced under the service's update_config.
+        manager().services.get(f"woodytoys_{name}").force_update()
+    seen: dict[str, str] = {}
+    while time.monotonic() - started < LOAD_SECONDS - 10:
+        seen = update_states()
+        if all(state == "completed" for state in seen.values()):
+            break
+        time.sleep(0.5)
+    rollout = time.monotonic() - started
+    results = [load.finish() for load in loads]
+    for result in results:
+        print(f"{result.url}: {result.total} requests, {result.failed} failed {dict(result.statuses)} "
+              f"{dict(result.errors)}")
+    print(f"rolling update of {', '.join(ROLLED)}: {rollout:.1f} s under {3 * 2 * RATE} requests/s")
+    assert all(state == "completed" for state in seen.values()), \
+        f"waited {LOAD_SECONDS - 10} s (inside the load window) for the rollout to complete; saw {seen}"
+    for name in ROLLED:
+        assert running_ids(name).isdisjoint(before[name]), f"{name}: some tasks were not replaced"
+    for result in results:
+        assert result.total >= LOAD_SECONDS * 2 * RATE * 0.8, f"{result.url}: the load was not steady"
+        assert result.failed == 0, (result.url, result.statuses, result.errors)

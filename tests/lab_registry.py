@@ -1,0 +1,30 @@
+"""The lab registry over HTTP, with or without the lab's credentials (roles/registry asks for a user)."""
+from __future__ import annotations
+
+import base64
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REGISTRY = "10.213.0.10:5000"
+USERNAME = "woody"  # inventory/local: woody_registry_username
+PASSWORD_FILE = Path("/var/lib/woodyswarm/secrets/registry_password")
+
+
+def password() -> str:
+    return PASSWORD_FILE.read_text().strip()
+
+
+def get(path: str, user: str | None = USERNAME, secret: str | None = None, timeout: float = 10) -> tuple[int, bytes]:
+    """(HTTP status, body) of GET path; status 0 when nothing answers. user=None: anonymous."""
+    request = urllib.request.Request(f"http://{REGISTRY}{path}")
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password() if secret is None else secret}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
