@@ -26,6 +26,7 @@ class SiteProbe(threading.Thread):
     paths: list[str]
     period: float = 0.2
     timeout: float = 15
+    expect: dict[str, bytes] = field(default_factory=dict)  # path -> the body it must answer
     answers: list[Answer] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -42,8 +43,10 @@ class SiteProbe(threading.Thread):
         started = time.monotonic()
         try:
             with urllib.request.urlopen(SITE + path, timeout=self.timeout) as answer:
-                answer.read()
-                return Answer(started, path, answer.status, answer.headers.get("X-Cache", ""))
+                body = answer.read().strip()
+                wrong = path in self.expect and body != self.expect[path]
+                return Answer(started, path, answer.status, answer.headers.get("X-Cache", ""),
+                              f"unexpected body {body[:80]!r}" if wrong else "")
         except urllib.error.HTTPError as error:
             return Answer(started, path, error.code, error.headers.get("X-Cache", ""), str(error))
         except OSError as error:
@@ -55,4 +58,4 @@ class SiteProbe(threading.Thread):
         return self.answers
 
     def failures(self, since: float = 0.0) -> list[Answer]:
-        return [a for a in self.answers if a.at >= since and not 200 <= a.status < 400]
+        return [a for a in self.answers if a.at >= since and (a.error or not 200 <= a.status < 400)]

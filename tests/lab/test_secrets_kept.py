@@ -123,6 +123,7 @@ def test_site_runs_with_the_vault_passwords(site_run, passwords):
 def test_no_password_in_the_verbose_output(site_run, passwords):
     output = site_run.output
     assert "<ansible.builtin.command>" in output or "ESTABLISH LOCAL CONNECTION" in output  # really -vvv
+    print(f"secrets: {len(output.splitlines())} lines of -vvv output scanned")
     assert leaks(output.encode(), passwords) == []
 
 
@@ -147,6 +148,7 @@ def test_no_password_in_rendered_files_logs_or_container_configs(site_run, passw
     assert ROOT / "build" / "stacks" / "stack.yml" in files  # the rendered stack file
     assert len(files) > 100
     found = {str(f): names for f in files if (names := leaks(f.read_bytes(), passwords))}
+    print(f"secrets: {len(files)} files scanned, {len(found)} with a password")
     assert found == {}
 
 
@@ -162,7 +164,9 @@ def test_no_password_in_docker_service_container_or_config_inspect(site_run, pas
     for node in NODES:
         engine = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock")
         inspected += [repr(c.attrs).encode() for c in engine.containers.list(all=True)]
-    assert [leaks(blob, passwords) for blob in inspected if leaks(blob, passwords)] == []
+    found = [leaks(blob, passwords) for blob in inspected if leaks(blob, passwords)]
+    print(f"secrets: {len(inspected)} services, configs, secrets and containers inspected, {len(found)} with a password")
+    assert found == []
 
 
 def test_database_port_not_published_outside_the_overlay(site_run):
