@@ -2,6 +2,7 @@
 every task of both services is replaced, one at a time, as the stack's update_config says."""
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 import urllib.request
@@ -17,10 +18,11 @@ testinfra_hosts = ["localhost"]
 LOAD_SECONDS = 90  # the api rollout alone takes ~50 s here (5 tasks, one at a time, each waiting to be healthy)
 RATE = 5  # requests per second and worker; 2 workers per URL
 ROLLED = ["api", "front"]
+MANAGER = "unix:///run/woodylab/node1.sock"
 
 
 def manager() -> docker.DockerClient:
-    return docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
+    return docker.DockerClient(base_url=MANAGER)
 
 
 def running_ids(service: str) -> set[str]:
@@ -48,8 +50,11 @@ def test_rolling_update_of_api_and_front_under_steady_load_loses_no_request():
     time.sleep(5)  # the load is steady before the rollout starts
     started = time.monotonic()
     for name in ROLLED:
-        # `docker service update --force`: every task replaced under the service's update_config.
-        manager().services.get(f"woodytoys_{name}").force_update()
+        # Every task replaced under the service's update_config. Docker's CLI only bumps the
+        # spec's ForceUpdate, which a later `docker stack deploy` keeps; the SDK's force_update()
+        # rewrites the spec with its own defaults, so the next deploy would roll the tasks again.
+        subprocess.run(["docker", "-H", MANAGER, "service", "update", "--force", "--detach", f"woodytoys_{name}"],
+                       check=True, capture_output=True, timeout=60)
     seen: dict[str, str] = {}
     while time.monotonic() - started < LOAD_SECONDS - 10:
         seen = update_states()
