@@ -18,6 +18,7 @@ from pathlib import Path
 
 import docker
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ansible_run import ROOT  # noqa: E402
@@ -94,11 +95,11 @@ def site_run(tmp_path_factory, passwords) -> SiteRun:
     from_vault = work / "from-vault.yml"
     from_vault.write_text('stack_db_password: "{{ vault_db_root_password }}"\n'
                           'woody_registry_password: "{{ vault_registry_password }}"\n')
-    # The quick knobs of the other scenarios: the images built here are the ones they deploy.
+    # The stack scenario's quick knobs: the images built here are the ones it deploys.
+    knobs = yaml.safe_load((ROOT / "molecule" / "stack" / "converge.yml").read_text())[0]["vars"]
+    knobs.pop("stack_stage")
     quick = work / "quick.yml"
-    quick.write_text('images_build_args: {front: {JPEG_BYTES: "200000"}}\nstack_heavy_seconds: 1\n'
-                     'stack_db_sleep_seconds: 2\nstack_update_delay: 1s\nstack_update_monitor: 10s\n'
-                     'stack_healthcheck_interval: 3s\n')
+    quick.write_text(yaml.safe_dump(knobs))
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
     done = subprocess.run(
         ["ansible-playbook", "-vvv", "-i", "inventory/local", "site.yml", "--vault-password-file", str(vault_password),

@@ -7,21 +7,17 @@ import time
 import urllib.request
 from pathlib import Path
 
-import docker
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
+from lab_swarm import manager, running_tasks  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 SITE = "http://127.0.0.1:8080"
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
 STAGES = ["initial", "replicas", "redis", "cdn"]
 API_REPLICAS = {"initial": 3, "replicas": 5, "redis": 5, "cdn": 5}
-
-
-def manager() -> docker.DockerClient:
-    return docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
 
 
 def get(path: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
@@ -32,11 +28,6 @@ def get(path: str, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:
 def roles_of(tasks: list[dict]) -> set[str]:
     client = manager()
     return {client.nodes.get(t["NodeID"]).attrs["Spec"]["Role"] for t in tasks}
-
-
-def running_tasks(service: str) -> list[dict]:
-    return [t for t in manager().services.get(f"woodytoys_{service}").tasks(filters={"desired-state": "running"})
-            if t["Status"]["State"] == "running"]
 
 
 def deploy(stage: str):

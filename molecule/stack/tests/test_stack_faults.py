@@ -11,23 +11,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
+from lab_swarm import manager, running_tasks as running  # noqa: E402
 from site_probe import SITE, SiteProbe  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
-
-
-def manager() -> docker.DockerClient:
-    return docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
-
-
-def running(service: str) -> list[dict]:
-    return [t for t in manager().services.get(f"woodytoys_{service}").tasks(filters={"desired-state": "running"})
-            if t["Status"]["State"] == "running"]
 
 
 def get(path: str, timeout: float = 30) -> tuple[int, str, bytes]:

@@ -7,9 +7,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote
 
-import docker
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from lab_swarm import manager, running_tasks  # noqa: E402
 from site_probe import SITE  # noqa: E402
 
 testinfra_hosts = ["localhost"]
@@ -29,10 +28,8 @@ def get(path: str) -> str:
 
 def database(sql: str) -> list[str]:
     """Rows of a query run by the MariaDB client inside the running database task."""
-    manager = docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
-    task = next(t for t in manager.services.get("woodytoys_db").tasks(filters={"desired-state": "running"})
-                if t["Status"]["State"] == "running")
-    container = manager.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+    task = running_tasks("db")[0]
+    container = manager().containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
     command = f'MYSQL_PWD="$(cat /run/secrets/db_root_password)" mariadb -uroot -N -B woody -e "{sql}"'
     code, output = container.exec_run(["sh", "-c", command])
     assert code == 0, output.decode()

@@ -8,11 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
 from lab_registry import REGISTRY, get  # noqa: E402
+from lab_swarm import manager  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
@@ -24,7 +24,7 @@ def registry_answers() -> bool:
 
 
 def stack_state() -> dict[str, tuple]:
-    client = docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
+    client = manager()
     return {s.name: (s.attrs["Spec"], sorted(t["ID"] for t in s.tasks(filters={"desired-state": "running"})))
             for s in client.services.list(filters={"label": "com.docker.stack.namespace=woodytoys"})}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import run_playbook  # noqa: E402
+from lab_swarm import service  # noqa: E402
 from site_probe import SiteProbe  # noqa: E402
 
 testinfra_hosts = ["localhost"]
@@ -16,11 +16,10 @@ CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
 
 
 def test_broken_api_rolls_back_and_the_site_stays_up():
-    manager = docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
-    api = manager.services.get("woodytoys_api")
+    api = service("api")
     good_image = api.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
     # The reverse proxy's image has no Python: the api health check can never pass.
-    broken = manager.services.get("woodytoys_reverse").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    broken = service("reverse").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
     probe = SiteProbe(["/api/ping"], expect={"/api/ping": b"ping"})
     probe.start()
     run = run_playbook(CONVERGE, {"woody_test_stage": "cdn",

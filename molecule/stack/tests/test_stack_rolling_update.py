@@ -8,31 +8,23 @@ import time
 import urllib.request
 from pathlib import Path
 
-import docker
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from hey_load import SteadyLoad  # noqa: E402
+from lab_swarm import MANAGER, running_tasks, service  # noqa: E402
 from site_probe import SITE  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 LOAD_SECONDS = 90  # the api rollout alone takes ~50 s here (5 tasks, one at a time, each waiting to be healthy)
 RATE = 5  # requests per second and worker; 2 workers per URL
 ROLLED = ["api", "front"]
-MANAGER = "unix:///run/woodylab/node1.sock"
 
 
-def manager() -> docker.DockerClient:
-    return docker.DockerClient(base_url=MANAGER)
-
-
-def running_ids(service: str) -> set[str]:
-    return {t["ID"] for t in manager().services.get(f"woodytoys_{service}").tasks(filters={"desired-state": "running"})
-            if t["Status"]["State"] == "running"}
+def running_ids(name: str) -> set[str]:
+    return {t["ID"] for t in running_tasks(name)}
 
 
 def update_states() -> dict[str, str]:
-    return {name: manager().services.get(f"woodytoys_{name}").attrs.get("UpdateStatus", {}).get("State", "")
-            for name in ROLLED}
+    return {name: service(name).attrs.get("UpdateStatus", {}).get("State", "") for name in ROLLED}
 
 
 def cache_state(path: str) -> str:

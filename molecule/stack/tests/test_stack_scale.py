@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import docker
 import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
+from lab_swarm import running_tasks, service  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 SCALE = ROOT / "playbooks" / "scale.yml"
@@ -25,13 +25,8 @@ def quick_knobs() -> dict:
     return knobs
 
 
-def service(name: str):
-    return docker.DockerClient(base_url="unix:///run/woodylab/node1.sock").services.get(f"woodytoys_{name}")
-
-
 def running(name: str) -> set[str]:
-    return {t["ID"] for t in service(name).tasks(filters={"desired-state": "running"})
-            if t["Status"]["State"] == "running"}
+    return {t["ID"] for t in running_tasks(name)}
 
 
 def snapshot() -> dict[str, tuple]:
