@@ -24,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,6 +185,31 @@ class Pair:
     def origin_hits(self, path: str) -> list[list[str]]:
         return [line.split("|") for line in self.origin.log_lines() if line.split("|")[0] == path]
 
+    def edge_requests(self, path: str) -> list[str]:
+        return [line for line in self.edge.log_lines() if f'"GET {path} ' in line]
+
+    def edge_problems(self) -> list[str]:
+        """The edge's error log at warn level and above (a cache file it could not store, say)."""
+        levels = ("[warn]", "[error]", "[crit]", "[alert]", "[emerg]")
+        return [line for line in self.edge.log_lines("error.log") if any(level in line for level in levels)]
+
+    def wait_logged(self, path: str, requests: int, timeout: float = 10.0) -> None:
+        """nginx logs a request once it has finished it, which is after the client has the last
+        byte: the edge then still commits the object to its cache, the origin has yet to log.
+        Wait until the edge logged `requests` requests for path and the origin every one the
+        edge passed on, so that the next request and the counts see the finished state."""
+        deadline = time.monotonic() + timeout
+        while True:
+            edge = self.edge_requests(path)
+            passed_on = [line for line in edge if " origin=- " not in line]
+            if len(edge) >= requests and len(self.origin_hits(path)) >= len(passed_on):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"waited {timeout} s for {requests} finished requests for {path}: "
+                                     f"edge logged {edge}, origin logged {self.origin_hits(path)}, "
+                                     f"edge problems {self.edge_problems()}")
+            time.sleep(0.05)
+
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
@@ -275,20 +300,27 @@ def traffic(pair: Pair, tmp_path_factory: pytest.TempPathFactory) -> Traffic:
 
     def miss_then_hit() -> tuple[Fetch, int, Fetch, int]:
         miss = fetch(pair.edge.port, "/5mo.jpg")
+        pair.wait_logged("/5mo.jpg", 1)
         after_miss = len(pair.origin_hits("/5mo.jpg"))
         hit = fetch(pair.edge.port, "/5mo.jpg")
+        pair.wait_logged("/5mo.jpg", 2)
         return miss, after_miss, hit, len(pair.origin_hits("/5mo.jpg"))
 
     def concurrent_client() -> Fetch:
         barrier.wait(timeout=30)
         return fetch(pair.edge.port, "/locked.jpg")
 
+    def concurrent_clients_logged(clients: list[Future[Fetch]]) -> list[Fetch]:
+        results = [client.result(timeout=90) for client in clients]
+        pair.wait_logged("/locked.jpg", CLIENTS)
+        return results
+
     with ThreadPoolExecutor(max_workers=1 + CLIENTS + len(role_cases)) as pool:
         roles = {name: pool.submit(run_playbook, playbook, extra, 300) for name, extra in role_cases.items()}
         first = pool.submit(miss_then_hit)
         others = [pool.submit(concurrent_client) for _ in range(CLIENTS)]
         miss, after_miss, hit, after_hit = first.result(timeout=90)
-        return Traffic(miss, after_miss, hit, after_hit, [f.result(timeout=90) for f in others],
+        return Traffic(miss, after_miss, hit, after_hit, concurrent_clients_logged(others),
                        {name: future.result(timeout=300) for name, future in roles.items()}, role_dir / "build")
 
 
@@ -299,7 +331,7 @@ def test_miss_goes_to_the_origin_then_a_fast_hit_does_not(pair: Pair, traffic: T
     assert first.cache == "MISS", first
     assert traffic.origin_hits_after_miss == 1
     assert second.status == 200 and second.body == pair.files[path]
-    assert second.cache == "HIT", second
+    assert second.cache == "HIT", (second, pair.edge_requests(path), pair.edge_problems())
     rate_limited = SIZE / RATE
     print(f"\n{SIZE} bytes: MISS {first.seconds:.2f} s (origin at 300 KB/s: ~{rate_limited:.1f} s), "
           f"HIT {second.seconds * 1000:.1f} ms")
