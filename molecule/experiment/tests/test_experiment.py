@@ -83,6 +83,17 @@ def test_the_cdn_page_with_its_image_loads_in_at_most_5_percent_of_the_initial_t
     assert cdn["p50"] <= 0.05 * initial["p50"]
 
 
+@pytest.mark.parametrize("stage", ["initial", "replicas", "redis"])
+def test_the_recursive_load_is_the_page_and_its_picture_while_both_are_on_the_origin(stage):
+    """The seed's `wget -r` column compares with the full page load as long as the picture is on
+    the page's own host: the same bytes (nothing else the page links to), about the same time."""
+    record = newest()[stage]
+    page, recursive = record["page"], record["recursive"]
+    print(f"{stage}: full page {page['p50']:.3f} s, wget -r {recursive['p50']:.3f} s")
+    assert recursive["bytes"] == page["bytes"]
+    assert abs(recursive["p50"] - page["p50"]) <= 0.25 * page["p50"] + 0.5
+
+
 def test_the_cdn_name_is_a_cname_to_the_edge_served_by_the_lab_dns():
     assert dig(CDN, "CNAME") == [f"edge.{ZONE}."]
     assert dig(f"edge.{ZONE}") == ["10.213.0.12"]
