@@ -13,12 +13,13 @@ from pathlib import Path
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from ansible_run import ROOT, run_playbook  # noqa: E402
+from ansible_run import run_playbook  # noqa: E402
 from lab_swarm import manager, running_tasks as running  # noqa: E402
 from site_probe import SITE, SiteProbe  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
+HEAL = Path(__file__).resolve().parent / "heal_lab_engines.yml"
 
 
 def get(path: str, timeout: float = 30) -> tuple[int, str, bytes]:
@@ -105,7 +106,9 @@ def test_stopped_worker_engine_moves_its_tasks_and_the_site_stays_up():
         converged = run_playbook(CONVERGE, {"woody_test_stage": stage}, timeout=900)
         assert converged.returncode == 0, converged.failure_messages()
     finally:
-        healed = run_playbook(ROOT / "playbooks" / "lab_up.yml", timeout=1200)
+        # The local_lab role starts every node engine that is not running (lab_up.yml's second
+        # play); the node then rejoins the swarm from its own state.
+        healed = run_playbook(HEAL, timeout=900)
         assert healed.returncode == 0, healed.failure_messages()
     wait_for(f"{victim} Ready again",
              lambda: manager().nodes.get(nodes[victim].id).attrs["Status"]["State"] == "ready", timeout=120)
