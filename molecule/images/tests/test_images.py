@@ -43,10 +43,12 @@ def test_every_node_pulls_the_content_tags(node):
         local = controller.images.get(f"{REGISTRY}/woody/{image}:latest")
         # The build engine may keep older content tags on the same image (a rebuild that changed
         # nothing in the image): pull those the registry has, which include the current one.
+        repository = f"{REGISTRY}/woody/{image}"
         pushed = registry_tags("woody", image)
-        content_tags = [t for t in local.tags if ":ctx-" in t and t.rsplit(":", 1)[1] in pushed]
+        content_tags = [t for t in local.tags
+                        if t.startswith(f"{repository}:ctx-") and t.rsplit(":", 1)[1] in pushed]
         assert content_tags, (image, local.tags, sorted(pushed))
-        for tag in [*content_tags, f"{REGISTRY}/woody/{image}:latest"]:
+        for tag in [*content_tags, f"{repository}:latest"]:
             assert engine.images.pull(tag).id == local.id, tag
 
 
