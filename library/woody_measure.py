@@ -22,7 +22,9 @@ short_description: Time HTTP requests with curl's own timers
 description:
   - C(kind=url) GETs O(url) O(repetitions) times; with O(fresh_query) each request carries a new
     random value of that query parameter (a cold cache key each time); with O(prime) one request
-    first warms the cache and is not counted.
+    first warms the cache and is not counted. With O(invalidate_url), that URL is requested (not
+    timed) before each counted request: a write that makes the next read a cache miss, for an
+    endpoint whose answer depends on no parameter.
   - C(kind=page) loads the page and every asset it references (img, script, link href), wherever
     it is hosted, one after the other on fresh connections like a first visit; the sample is the
     sum of curl's time_total of all of them. With O(recursive_url) it also times the lab sheet's
@@ -39,6 +41,7 @@ options:
   repetitions: {type: int, default: 3}
   fresh_query: {type: str, description: query parameter given a new random value per request}
   prime: {type: bool, default: false}
+  invalidate_url: {type: str, description: "requested before each counted request; {fresh} in it becomes a new random value"}
   parallel: {type: int, default: 5}
   recursive_url: {type: str, description: "the page by IP address, timed the lab sheet's way (wget -r -np)"}
   timeout: {type: int, default: 120, description: seconds per request}
@@ -176,6 +179,11 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
             if warm_url:
                 result["prime"] = curl.get(warm_url)
             for _ in range(repetitions):
+                if params.get("invalidate_url"):
+                    invalidated = curl.get(params["invalidate_url"].replace("{fresh}", f"measure-{uuid.uuid4().hex[:12]}"))
+                    if invalidated["status"] != 200:
+                        raise ValueError(f"{invalidated['url']} answered {invalidated['status']}: "
+                                         "it cannot make the next read a miss")
                 samples.append(curl.get(warm_url or with_fresh_query(url, fresh, "cold")))
         elif kind == "page":
             samples = [page_sample(curl, url, Path(tmp)) for _ in range(repetitions)]
@@ -215,6 +223,7 @@ def main() -> None:
             "resolve": {"type": "list", "elements": "str", "default": []},
             "repetitions": {"type": "int", "default": 3},
             "fresh_query": {"type": "str"},
+            "invalidate_url": {"type": "str"},
             "prime": {"type": "bool", "default": False},
             "parallel": {"type": "int", "default": 5},
             "recursive_url": {"type": "str"},

@@ -22,6 +22,11 @@ set -eu
 # A replica that vanished (its node died) leaves an address nothing answers on until the next
 # resolution: give up connecting quickly and let nginx try the next replica.
 : "${RP_PROXY_CONNECT_TIMEOUT:=2s}"
+: "${RP_UPSTREAM_KEEPALIVE:=32}"
+# host:port of the API's Redis: cache hits are answered here (woody-cache-hit.lua). Empty: off.
+: "${RP_CACHE_REDIS:=}"
+: "${RP_CACHE_LUA:=/etc/woody/woody-cache-hit.lua}"
+: "${RP_UPSTREAM_KEEPALIVE_TIMEOUT:=4s}"
 : "${RP_GETENT:=getent}"
 : "${RP_TEMPLATE:=/etc/woody/woody-rp.conf.template}"
 : "${RP_CONF_PATH:=/etc/nginx/conf.d/woody-rp.conf}"
@@ -46,6 +51,12 @@ check RP_FRONT_PORT "$RP_FRONT_PORT" '[0-9]{1,5}'
 check RP_STATIC_RATE "$RP_STATIC_RATE" '[0-9]+[kKmMgG]?'
 check RP_PROXY_READ_TIMEOUT "$RP_PROXY_READ_TIMEOUT" '[0-9]+(ms|s|m)?'
 check RP_PROXY_CONNECT_TIMEOUT "$RP_PROXY_CONNECT_TIMEOUT" '[0-9]+(ms|s|m)?'
+check RP_UPSTREAM_KEEPALIVE "$RP_UPSTREAM_KEEPALIVE" '[0-9]{1,5}'
+check RP_UPSTREAM_KEEPALIVE_TIMEOUT "$RP_UPSTREAM_KEEPALIVE_TIMEOUT" '[0-9]+(ms|s|m)?'
+if [ -n "$RP_CACHE_REDIS" ]; then
+    check RP_CACHE_REDIS "$RP_CACHE_REDIS" '[0-9A-Za-z._-]+:[0-9]{1,5}'
+fi
+check RP_CACHE_LUA "$RP_CACHE_LUA" '[0-9A-Za-z._/-]+'
 check RP_GETENT "$RP_GETENT" '[0-9A-Za-z._/-]+'
 check RP_CONF_PATH "$RP_CONF_PATH" '[0-9A-Za-z._/-]+'
 
@@ -67,6 +78,10 @@ upstream_block() {
         for addr in $addrs; do
             printf '    server %s:%s max_fails=0;\n' "$addr" "$3"
         done
+        # Reused connections: a cache hit costs one request, not a TCP handshake as well.
+        # Idle ones close before the API's own keep-alive (10 s) would close them under us.
+        printf '    keepalive %s;\n    keepalive_timeout %s;\n' \
+            "$RP_UPSTREAM_KEEPALIVE" "$RP_UPSTREAM_KEEPALIVE_TIMEOUT"
         summary="$summary $1=$(printf '%s' "$addrs" | tr '\n' ',')"
     else
         printf '    server 127.0.0.1:9 down;  # %s does not resolve\n' "$2"
@@ -136,12 +151,26 @@ write_upstreams "$RP_UPSTREAM_PATH.tmp"
 mv "$RP_UPSTREAM_PATH.tmp" "$RP_UPSTREAM_PATH"
 echo "woody-rp: upstreams:$summary" >&2
 
+if [ -n "$RP_CACHE_REDIS" ]; then
+    cache_http="lua_shared_dict woody_cache 64k;"
+    cache_lookup="        resolver $RP_RESOLVER valid=$RP_RESOLVER_VALID ipv6=off;
+        set \$woody_redis_host ${RP_CACHE_REDIS%:*};
+        set \$woody_redis_port ${RP_CACHE_REDIS##*:};
+        access_by_lua_file $RP_CACHE_LUA;"
+else
+    cache_http="# no cache lookup here (RP_CACHE_REDIS is empty)"
+    cache_lookup=""
+fi
+
+awk -v http="$cache_http" -v lookup="$cache_lookup" \
+    '$0 == "@RP_CACHE_HTTP@" { print http; next } $0 == "@RP_CACHE_LOOKUP@" { print lookup; next } { print }' \
+    "$RP_TEMPLATE" |
 sed -e "s|@RP_LISTEN_PORT@|$RP_LISTEN_PORT|g" \
     -e "s|@RP_UPSTREAM_PATH@|$RP_UPSTREAM_PATH|g" \
     -e "s|@RP_STATIC_RATE@|$RP_STATIC_RATE|g" \
     -e "s|@RP_PROXY_READ_TIMEOUT@|$RP_PROXY_READ_TIMEOUT|g" \
     -e "s|@RP_PROXY_CONNECT_TIMEOUT@|$RP_PROXY_CONNECT_TIMEOUT|g" \
-    "$RP_TEMPLATE" > "$RP_CONF_PATH.tmp"
+    > "$RP_CONF_PATH.tmp"
 mv "$RP_CONF_PATH.tmp" "$RP_CONF_PATH"
 
 # The watcher's $$ is this shell's PID, which exec makes nginx's master: it reloads nginx

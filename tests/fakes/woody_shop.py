@@ -1,5 +1,6 @@
 """A stand-in for the shop on loopback, for testing the measuring code (not the shop): the same
-URLs, 0.2 s per API request unless cached, X-Cache HIT/MISS keyed on path + sorted query."""
+URLs, 0.2 s per API request unless cached, X-Cache HIT/MISS keyed on path + sorted query; adding
+a product (/api/products?product=X) drops the last product's entries, as the shop does."""
 from __future__ import annotations
 
 import threading
@@ -28,6 +29,10 @@ class Shop(BaseHTTPRequestHandler):
         elif parts.path in ASSETS:
             body = ASSETS[parts.path]
         elif parts.path.startswith("/api/"):
+            if parts.path == "/api/products":
+                with self.lock:
+                    for stale in [k for k in self.cache if k.startswith("/api/products/last?")]:
+                        del self.cache[stale]
             key = parts.path + "?" + "&".join(sorted(parts.query.split("&")))
             with self.lock:
                 state = "HIT" if key in self.cache else "MISS"

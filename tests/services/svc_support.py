@@ -64,11 +64,11 @@ class Reply:
         return self.headers.get("X-Cache")
 
 
-def http_get(url: str, timeout: float = 60.0) -> Reply:
+def http_get(url: str, timeout: float = 60.0, method: str = "GET") -> Reply:
     assert url.startswith(f"http://{LOOPBACK}:"), f"tests only talk to {LOOPBACK}: {url}"
     start = time.monotonic()
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=timeout) as resp:
             body = resp.read().decode("utf-8")
             status, headers = resp.status, dict(resp.headers)
     except urllib.error.HTTPError as err:
@@ -183,7 +183,7 @@ class MariaDB:
 
 @dataclass
 class ApiProcess:
-    """One gunicorn (like one replica: 1 worker, 1 thread by default) on loopback."""
+    """One API process (like one replica) on loopback, started as the image starts it."""
 
     env: dict[str, str]
     log_path: Path
@@ -200,9 +200,11 @@ class ApiProcess:
         env.update(self.env)
         env.update({"API_BIND": LOOPBACK, "API_PORT": str(self.port), "PYTHONPATH": str(API_DIR)})
         log = open(self.log_path, "ab")  # noqa: SIM115
+        # The image's own start script, with the virtual environment's gunicorn.
+        env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
+        env["API_GUNICORN_CONFIG"] = str(API_DIR / "gunicorn.conf.py")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(API_DIR / "gunicorn.conf.py"),
-             "woody_api.wsgi:app"],
+            ["sh", str(API_DIR / "woody-api-start.sh"), "woody_api.wsgi:app"],
             cwd=API_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
         def ready() -> bool:

@@ -28,9 +28,22 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
-from svc_support import FILES, ApiProcess, Reply, free_port, http_get, port_open, wait_until
+import redis
+from svc_support import (
+    FILES,
+    HEAVY_SECONDS,
+    ApiProcess,
+    RedisServer,
+    Reply,
+    StartApi,
+    free_port,
+    http_get,
+    port_open,
+    wait_until,
+)
 
 RP_DIR = FILES / "reverse-proxy"
 FRONT_DIR = FILES / "front"
@@ -192,6 +205,8 @@ def start_proxy(tmp: Path, dns_port: int, env: dict[str, str], *, workers: int =
                          for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     extra = "".join(f"    include {path};\n" for path in includes)
     (tmp / "nginx.conf").write_text(
+        # The dynamic modules Debian's nginx.conf loads (the image's Lua module among them).
+        f"include /etc/nginx/modules-enabled/*.conf;\n"
         f"user root;\nworker_processes {workers};\ndaemon off;\npid {tmp / 'nginx.pid'};\n"
         f"error_log {tmp / 'error.log'} info;\nevents {{ worker_connections 64; }}\n"
         f"http {{\n    include /etc/nginx/mime.types;\n    access_log off;\n{temp_paths}"
@@ -646,3 +661,104 @@ def test_image_balances_follows_replicas_and_stops_cleanly() -> None:
             docker("rm", "-f", container, check=False)
         docker("network", "rm", name, check=False)
         docker("rmi", "-f", image, check=False)
+
+
+# --- cache hits answered by the proxy (redis and cdn stages) ------------------------------------
+
+@dataclass
+class CachedSite:
+    base: str
+    api: ApiProcess
+
+
+@pytest.fixture(scope="module")
+def cached_site(tmp_path_factory: pytest.TempPathFactory, start_api: StartApi,
+                api_env: dict[str, str], redis_server: RedisServer) -> Iterator[CachedSite]:
+    need_nginx()
+    tmp = tmp_path_factory.mktemp("nginx-cached")
+    api = start_api("behind-cached-proxy", {**api_env, "REDIS_URL": redis_server.url})
+    dns = FakeDns({"api.test": "127.0.0.1", "front.test": "127.0.0.1"})
+    dns_port = dns.start()
+    try:
+        proxy = start_proxy(tmp, dns_port, {
+            "RP_RESOLVER": f"127.0.0.1:{dns_port}",
+            "RP_API_HOST": "api.test", "RP_API_PORT": str(api.port),
+            "RP_FRONT_HOST": "front.test", "RP_FRONT_PORT": str(free_port()),
+            "RP_CACHE_REDIS": f"127.0.0.1:{redis_server.port}",
+            "RP_CACHE_LUA": str(RP_DIR / "woody-cache-hit.lua"),
+        }, workers=1)
+    except BaseException:
+        dns.stop()
+        raise
+    try:
+        yield CachedSite(proxy.base, api)
+    finally:
+        proxy.stop()
+        dns.stop()
+
+
+NAMES = ["plain", "two words", "é ü 漢字 🪀", "a+b&c=d%2F/?#", "~._-", "'; DROP TABLE x; --"]
+
+
+def test_the_proxy_answers_hits_with_the_api_s_own_keys(cached_site: CachedSite,
+                                                        cache: redis.Redis) -> None:
+    """Each name is computed once by the API; then, with the API stopped, the proxy alone
+    answers it from Redis: its keys are the API's, byte for byte, for awkward names too."""
+    base = cached_site.base
+    firsts = {n: http_get(f"{base}/api/misc/heavy?name={quote(n)}") for n in NAMES}
+    assert {r.cache for r in firsts.values()} == {"MISS"}, firsts
+    first_last = http_get(f"{base}/api/products/last")
+    cached_site.api.stop()
+    try:
+        for name, first in firsts.items():
+            hit = http_get(f"{base}/api/misc/heavy?name={quote(name)}")
+            assert (hit.status, hit.cache, hit.body) == (200, "HIT", first.body), name
+            assert hit.headers["Content-Type"].startswith("text/plain")
+        # Parameters the view does not read share the entry; HEAD is served like GET.
+        assert http_get(f"{base}/api/misc/heavy?utm=1&name=plain&x=2").cache == "HIT"
+        assert http_get(f"{base}/api/misc/heavy?name=plain", method="HEAD").cache == "HIT"
+        assert http_get(f"{base}/api/products/last?nocache=1").body == first_last.body
+        # What only the API can answer reaches the API (stopped here: the proxy says 502).
+        assert http_get(f"{base}/api/misc/heavy?name=plain&name=other").status == 502
+        assert http_get(f"{base}/api/misc/heavy?name=never-computed").status == 502
+    finally:
+        cached_site.api.start()
+
+
+def test_the_proxy_never_serves_an_invalidated_entry(cached_site: CachedSite,
+                                                     cache: redis.Redis) -> None:
+    base = cached_site.base
+    assert http_get(f"{base}/api/products/last").cache == "MISS"
+    assert http_get(f"{base}/api/products/last").cache == "HIT"
+    name = f"inval-{time.monotonic_ns()}"
+    assert http_get(f"{base}/api/products?product={name}").status == 200
+    after = http_get(f"{base}/api/products/last")
+    assert after.cache == "MISS" and name in after.body
+
+
+def test_an_expired_entry_is_served_stale_by_the_proxy_only_while_renewed(
+        cached_site: CachedSite, cache: redis.Redis) -> None:
+    base = cached_site.base
+    first = http_get(f"{base}/api/misc/heavy?name=renewed")
+    assert first.cache == "MISS"
+    (key,) = [k for k in cache.keys("woody:cache:heavy:*") if b"renewed" in k]
+    generation, _, body = cache.get(key).split(b"\n", 2)
+    cache.set(key, generation + b"\n" + str(time.time() - 1).encode() + b"\n" + body)  # expired
+    cached_site.api.stop()
+    try:
+        # Nobody renews it: the proxy leaves it to the API (stopped: 502).
+        assert http_get(f"{base}/api/misc/heavy?name=renewed").status == 502
+        cache.set(key + b"#lock", b"someone", px=5000)  # a request is renewing it
+        stale = http_get(f"{base}/api/misc/heavy?name=renewed")
+        assert (stale.status, stale.cache, stale.body) == (200, "STALE", first.body)
+    finally:
+        cached_site.api.start()
+
+
+def test_without_redis_the_proxy_leaves_every_request_to_the_api(
+        cached_site: CachedSite, cache: redis.Redis, redis_server: RedisServer) -> None:
+    base = cached_site.base
+    redis_server.stop()
+    replies = [http_get(f"{base}/api/misc/heavy?name=no-redis") for _ in range(3)]
+    assert [(r.status, r.cache) for r in replies] == [(200, "BYPASS")] * 3
+    assert all(r.seconds < HEAVY_SECONDS + 1 for r in replies)

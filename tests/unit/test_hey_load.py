@@ -20,6 +20,9 @@ def test_all_answered_200():
     assert result.statuses == {200: 20}
     assert not result.errors
     assert (result.total, result.failed) == (20, 0)
+    assert (result.per_second, result.slowest) == (9.7788, 0.0136)
+    # hey prints "0% in 0.0000 secs" where it has too few samples for the 99th percentile.
+    assert result.percentiles == {10: 0.0036, 25: 0.0051, 50: 0.0061, 75: 0.0076, 90: 0.0123, 95: 0.0136}
 
 
 def test_http_errors_count_as_failed():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import socket
 import time
@@ -10,9 +11,10 @@ import uuid
 from collections.abc import Callable
 
 import pymysql
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
-from .cache import Cache, CacheUnavailable, cache_key
+from .cache import Cache, CacheUnavailable, Entry, cache_key
+from .capacity import Capacity, Saturated
 from .config import Settings
 from .db import Database
 
@@ -31,63 +33,108 @@ def text(body: str, status: int = 200) -> Response:
     return Response(body, status=status, mimetype="text/plain")
 
 
-class CachedEndpoint:
-    """Serves a GET view through the cache: HIT / MISS / BYPASS in the X-Cache header."""
+class BadParameter(Exception):
+    """A query parameter the view reads is given more than once: 400."""
 
-    def __init__(self, cache: Cache | None, settings: Settings) -> None:
+
+def one_arg(name: str) -> str | None:
+    """The value of a query parameter the view reads; given twice is an error, not a choice."""
+    values = request.args.getlist(name)
+    if len(values) > 1:
+        raise BadParameter(f"query parameter {name} given {len(values)} times")
+    return values[0] if values else None
+
+
+class CachedEndpoint:
+    """Serves a GET (or HEAD) view through the cache: X-Cache HIT, STALE, MISS or BYPASS.
+
+    A hit (fresh or stale) takes neither a work slot nor a place in the queue: it never waits
+    behind a miss. Concurrent misses of one key make one computation (single flight, across
+    replicas); a stale entry is served while one request computes its successor.
+    """
+
+    def __init__(self, cache: Cache | None, capacity: Capacity, settings: Settings) -> None:
         self._cache = cache
+        self._capacity = capacity
         self._settings = settings
 
-    def serve(self, tag: str, ttl: int, single_flight: bool,
+    def serve(self, tag: str, params: dict[str, str], ttl: int,
               origin: Callable[[], Response]) -> Response:
         cache = self._cache
-        if cache is None or request.method != "GET":
-            return self._mark(origin(), "BYPASS")
+        if cache is None:
+            return self._mark(self._work(origin), "BYPASS")
+        key = cache_key(tag, request.path, params)
         try:
-            key = cache_key(tag, cache.generation(tag), request.method, request.path,
-                            request.args.items(multi=True))
-            hit = cache.get(key)
-            if hit is not None:
-                return self._mark(text(hit.decode("utf-8")), "HIT")
-            token: str | None = None
-            if single_flight:
-                waited = self._wait_or_lock(cache, key)
-                if isinstance(waited, Response):
-                    return waited
-                token = waited
+            entry = cache.lookup(tag, key)
+            if entry.body is not None and entry.fresh:
+                return self._mark(text(entry.body.decode("utf-8")), "HIT")
+            if entry.body is not None:
+                return self._refresh_or_stale(cache, key, entry, ttl, origin)
         except CacheUnavailable:
-            return self._mark(origin(), "BYPASS")
+            return self._mark(self._work(origin), "BYPASS")
+        with self._capacity.admit():
+            try:
+                waited = self._wait_or_lock(cache, tag, key)
+            except CacheUnavailable:
+                return self._mark(self._work(origin, admitted=True), "BYPASS")
+            if isinstance(waited, Response):
+                return waited
+            return self._mark(self._compute(cache, key, entry.generation, ttl, origin, waited), "MISS")
+
+    def _refresh_or_stale(self, cache: Cache, key: str, entry: Entry, ttl: int,
+                          origin: Callable[[], Response]) -> Response:
+        assert entry.body is not None
+        stale = self._mark(text(entry.body.decode("utf-8")), "STALE")
+        token = cache.try_lock(key, self._settings.single_flight_lock_seconds)
+        if token is None:
+            return stale  # another request is computing the successor
         try:
-            response = origin()
+            with self._capacity.admit():
+                return self._mark(self._compute(cache, key, entry.generation, ttl, origin, token), "MISS")
+        except Saturated:
+            # No capacity to renew it now: the stale answer will do; a later request renews.
+            cache.unlock(key, token)
+            return stale
+
+    def _compute(self, cache: Cache, key: str, generation: int, ttl: int,
+                 origin: Callable[[], Response], token: str) -> Response:
+        try:
+            response = self._work(origin, admitted=True)
             if response.status_code == 200:
                 try:
-                    cache.put(key, response.get_data(), ttl)
+                    cache.put(key, generation, response.get_data(), ttl)
                 except CacheUnavailable:
                     pass
+            return response
         finally:
-            if token is not None:
-                cache.unlock(key, token)
-        return self._mark(response, "MISS")
+            cache.unlock(key, token)
 
-    def _wait_or_lock(self, cache: Cache, key: str) -> Response | str:
+    def _work(self, origin: Callable[[], Response], admitted: bool = False) -> Response:
+        if not admitted:
+            with self._capacity.admit(), self._capacity.slot(g.deadline):
+                return origin()
+        with self._capacity.slot(g.deadline):
+            return origin()
+
+    def _wait_or_lock(self, cache: Cache, tag: str, key: str) -> Response | str:
         """Take the key's lock (return its token) or wait for the lock holder's result."""
-        deadline = time.monotonic() + self._settings.single_flight_lock_seconds
+        lock_seconds = self._settings.single_flight_lock_seconds
+        deadline = time.monotonic() + lock_seconds
         while True:
-            token = cache.try_lock(key, self._settings.single_flight_lock_seconds)
+            token = cache.try_lock(key, lock_seconds)
             if token is not None:
                 # The holder may have stored its result just before we took the lock.
-                hit = cache.get(key)
-                if hit is not None:
+                entry = cache.lookup(tag, key)
+                if entry.body is not None:
                     cache.unlock(key, token)
-                    return self._mark(text(hit.decode("utf-8")), "HIT")
+                    return self._mark(text(entry.body.decode("utf-8")), "HIT")
                 return token
             if time.monotonic() > deadline:
-                return self._mark(text("busy: still waiting for the same query, retry", 503),
-                                  "MISS")
+                raise Saturated("still waiting for the same computation elsewhere")
             time.sleep(self._settings.single_flight_poll_seconds)
-            hit = cache.get(key)
-            if hit is not None:
-                return self._mark(text(hit.decode("utf-8")), "HIT")
+            entry = cache.lookup(tag, key)
+            if entry.body is not None:
+                return self._mark(text(entry.body.decode("utf-8")), "HIT")
 
     @staticmethod
     def _mark(response: Response, state: str) -> Response:
@@ -101,32 +148,66 @@ def create_app(settings: Settings | None = None) -> Flask:
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = Flask("woody_api")
-    db = Database(settings)
+    capacity = Capacity(settings.origin_slots, settings.queue_limit)
+    db = Database(settings, lambda: g.deadline)
     cache = (Cache(settings.redis_url, settings.redis_timeout, settings.redis_retry_seconds)
              if settings.redis_url else None)
-    cached = CachedEndpoint(cache, settings)
+    cached = CachedEndpoint(cache, capacity, settings)
+
+    def working(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A view that does work: one at a time per process (the lab sheet's bottleneck)."""
+        @functools.wraps(view)
+        def wrapper(*args: object, **kwargs: object) -> Response:
+            with capacity.admit(), capacity.slot(g.deadline):
+                return view(*args, **kwargs)
+        return wrapper
+
+    @app.before_request
+    def start_the_clock() -> None:
+        g.deadline = time.monotonic() + settings.queue_seconds
 
     @app.after_request
     def served_by(response: Response) -> Response:
         response.headers["X-Served-By"] = HOSTNAME
         return response
 
+    def refuse(reason: str) -> Response:
+        """503 with a generic body: what went wrong is in the log, not in the answer."""
+        log.warning("refused %s %s: %s", request.method, request.full_path, reason)
+        response = text("busy: the shop is saturated, retry later", 503)
+        response.headers["Retry-After"] = str(settings.retry_after_seconds)
+        return response
+
+    @app.errorhandler(Saturated)
+    def saturated(exc: Saturated) -> Response:
+        return refuse(exc.reason)
+
     @app.errorhandler(pymysql.MySQLError)
     def database_error(exc: pymysql.MySQLError) -> Response:
-        log.error("database error: %s", exc)
-        return text(f"database unavailable: {exc}", 503)
+        return refuse(f"database error: {exc}")
+
+    @app.errorhandler(BadParameter)
+    def bad_parameter(exc: BadParameter) -> Response:
+        return text(str(exc), 400)
 
     @app.get("/api/ping")
     def ping() -> Response:
+        # Answered beside the work, never queued behind it: a busy process is healthy; one
+        # whose work slot has been held too long is stuck.
+        held = capacity.longest_held()
+        if held > settings.hung_seconds:
+            log.error("unhealthy: a request has held the work slot for %.0f s", held)
+            return text(f"stuck: busy with one request for {held:.0f} s", 503)
         return text("ping")
 
     @app.get("/api/misc/time")
+    @working
     def misc_time() -> Response:
         return text(f"misc: {now()}")
 
     @app.get("/api/misc/heavy")
     def heavy() -> Response:
-        name = request.args.get("name")
+        name = one_arg("name")
         if name is None:
             return text("missing query parameter: name", 400)
 
@@ -134,12 +215,13 @@ def create_app(settings: Settings | None = None) -> Flask:
             time.sleep(settings.heavy_seconds)
             return text(f"{now()}: Woody -{name}- Woody")
 
-        return cached.serve(HEAVY_TAG, settings.ttl_heavy, False, origin)
+        return cached.serve(HEAVY_TAG, {"name": name}, settings.ttl_heavy, origin)
 
     @app.get("/api/products")
     @app.get("/api/products/")
+    @working
     def add_product() -> Response:
-        name = request.args.get("product")
+        name = one_arg("product")
         if name is None:
             return text("missing query parameter: product", 400)
         db.add_product(name)
@@ -151,6 +233,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         return text(name)
 
     @app.get("/api/products/<int:product_id>")
+    @working
     def get_product(product_id: int) -> Response:
         name = db.product_name(product_id)
         if name is None:
@@ -163,23 +246,27 @@ def create_app(settings: Settings | None = None) -> Flask:
             name, count = db.last_product(settings.db_sleep_seconds)
             return text(f"db: {now()} - {count} products (last={name})")
 
-        return cached.serve(PRODUCTS_TAG, settings.ttl_last_product, True, origin)
+        return cached.serve(PRODUCTS_TAG, {}, settings.ttl_last_product, origin)
 
     @app.get("/api/orders/do")
+    @working
     def order_do() -> Response:
-        product = request.args.get("order")
+        product = one_arg("order")
         if product is None:
             return text("missing query parameter: order", 400)
         order_id = str(uuid.uuid4())
         db.create_order(order_id, "processing", product)
         time.sleep(settings.order_validation_seconds)  # the simulated validation
+        # The order exists now: its status update gets a fresh wait, not what is left.
+        g.deadline = time.monotonic() + settings.queue_seconds
         db.set_order_status(order_id, "validated")
         return text(f"Your order of {product} is validated, its id is {order_id}")
 
     @app.get("/api/orders")
     @app.get("/api/orders/")
+    @working
     def order_status() -> Response:
-        order_id = request.args.get("order_id")
+        order_id = one_arg("order_id")
         if order_id is None:
             return text("missing query parameter: order_id", 400)
         status = db.order_status(order_id)

@@ -1,8 +1,14 @@
 """A Redis response cache that fails open, with cross-process single flight.
 
-Keys are ``woody:cache:<tag>:<generation>:<METHOD> <path>?<sorted query>``: two query strings
-that differ in any value never share an entry, and bumping a tag's generation (one INCR)
-invalidates every entry of that tag at once, including results still being computed.
+Keys are ``woody:cache:<tag>:<path>?<the view's parameters, sorted, urlencoded>``: only what
+the answer depends on is in the key, so a request with extra query parameters shares the entry
+(and the single flight) of the plain one, and HEAD shares GET's. An entry is stored as
+``<generation>\n<fresh until, Unix time>\n<body>`` and kept twice its TTL: bumping a tag's
+generation (one INCR) invalidates every entry of the tag at once, including results still being
+computed; past its freshness, an entry of the current generation is still served (STALE) while
+one request computes the new one, so an expiry never makes every client wait. A hit costs one
+round trip (MGET of the generation and the entry). The reverse proxy reads the same keys and
+values (files/reverse-proxy/woody-cache-hit.lua) and answers fresh hits itself.
 Every Redis error (down, refused, slow past the socket timeout) is turned into
 CacheUnavailable; the caller then serves from the origin. After an error the cache is skipped
 for ``retry_seconds`` (so a slow Redis costs at most one timeout per period), then tried again:
@@ -14,7 +20,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlencode
 
@@ -34,11 +41,16 @@ class CacheUnavailable(Exception):
     """Redis could not be used; serve from the origin."""
 
 
-def cache_key(tag: str, generation: int, method: str, path: str,
-              query: Iterable[tuple[str, str]]) -> str:
-    """Key of one response: method + path + query string sorted by (name, value)."""
-    ordered = urlencode(sorted(query))
-    return f"woody:cache:{tag}:{generation}:{method.upper()} {path}?{ordered}"
+@dataclass(frozen=True)
+class Entry:
+    generation: int
+    body: bytes | None = None
+    fresh: bool = False
+
+
+def cache_key(tag: str, path: str, params: Mapping[str, str]) -> str:
+    """Key of one answer: the path and the parameters the view reads, sorted by name."""
+    return f"woody:cache:{tag}:{path}?{urlencode(sorted(params.items()))}"
 
 
 def generation_key(tag: str) -> str:
@@ -90,20 +102,34 @@ class Cache:
         return result
 
     # --- operations ---------------------------------------------------------------------
-    def generation(self, tag: str) -> int:
-        raw = cast("bytes | None", self._call("get", generation_key(tag)))
-        return int(raw) if raw is not None else 0
+    def lookup(self, tag: str, key: str) -> Entry:
+        """The tag's generation, and the entry if it was stored in that generation."""
+        raw_gen, raw_entry = cast("list[bytes | None]",
+                                  self._call("mget", generation_key(tag), key))
+        generation = int(raw_gen) if raw_gen is not None else 0
+        if raw_entry is None:
+            return Entry(generation)
+        stored_gen, _, rest = raw_entry.partition(b"\n")
+        fresh_until, _, body = rest.partition(b"\n")
+        if stored_gen != str(generation).encode():
+            return Entry(generation)
+        try:
+            fresh = float(fresh_until) > time.time()
+        except ValueError:
+            return Entry(generation)
+        return Entry(generation, body, fresh)
 
     def invalidate(self, tag: str) -> None:
         self._call("incr", generation_key(tag))
 
-    def get(self, key: str) -> bytes | None:
-        return cast("bytes | None", self._call("get", key))
+    def put(self, key: str, generation: int, body: bytes, ttl: int) -> None:
+        """Store as computed in ``generation``: fresh for ``ttl`` s, then stale as long again.
 
-    def put(self, key: str, value: bytes, ttl: int) -> None:
-        """Store for ``ttl`` seconds; a TTL of 0 or less disables storing."""
+        A TTL <= 0 stores nothing.
+        """
         if ttl > 0:
-            self._call("set", key, value, ttl)
+            header = f"{generation}\n{time.time() + ttl:.3f}\n".encode()
+            self._call("set", key, header + body, 2 * ttl)
 
     def try_lock(self, key: str, seconds: float) -> str | None:
         token = uuid.uuid4().hex

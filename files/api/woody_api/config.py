@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_PASSWORD_FILE = "/run/secrets/db_root_password"
@@ -37,6 +37,13 @@ def _integer(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _integer(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be >= 1, got {value}")
+    return value
+
+
 def read_db_password(env: Mapping[str, str]) -> str:
     """Password from DB_PASSWORD_FILE (a Docker secret), else DB_PASSWORD (tests only).
 
@@ -58,7 +65,7 @@ class Settings:
     db_port: int = 3306
     db_user: str = "root"
     db_name: str = "woody"
-    db_password: str = ""
+    db_password: str = field(default="", repr=False)
     db_connect_timeout: float = 5.0
     redis_url: str | None = None
     redis_timeout: float = 0.2
@@ -70,6 +77,11 @@ class Settings:
     ttl_last_product: int = 15
     single_flight_lock_seconds: float = 40.0
     single_flight_poll_seconds: float = 0.05
+    origin_slots: int = 1
+    queue_limit: int = 8
+    queue_seconds: float = 30.0
+    hung_seconds: float = 120.0
+    retry_after_seconds: int = 5
 
     @property
     def cache_enabled(self) -> bool:
@@ -79,6 +91,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         db_sleep = _number(env, "DB_SLEEP_SECONDS", 15.0)
+        queue_seconds = _number(env, "API_QUEUE_SECONDS", 30.0)
         return cls(
             db_host=env.get("DB_HOST", "db") or "db",
             db_port=_integer(env, "DB_PORT", 3306),
@@ -94,8 +107,14 @@ class Settings:
             order_validation_seconds=_number(env, "ORDER_VALIDATION_SECONDS", 5.0),
             ttl_heavy=_integer(env, "CACHE_TTL_HEAVY", 30),
             ttl_last_product=_integer(env, "CACHE_TTL_LAST_PRODUCT", 15),
+            # The lock holder may queue for its slot and the database, then runs the query.
             single_flight_lock_seconds=_number(
-                env, "SINGLE_FLIGHT_LOCK_SECONDS", 2 * db_sleep + 10.0
+                env, "SINGLE_FLIGHT_LOCK_SECONDS", queue_seconds + db_sleep + 10.0
             ),
             single_flight_poll_seconds=_number(env, "SINGLE_FLIGHT_POLL_SECONDS", 0.05),
+            origin_slots=_positive(env, "API_ORIGIN_SLOTS", 1),
+            queue_limit=_integer(env, "API_QUEUE_LIMIT", 8),
+            queue_seconds=queue_seconds,
+            hung_seconds=_number(env, "API_HUNG_SECONDS", 120.0),
+            retry_after_seconds=_positive(env, "API_RETRY_AFTER", 5),
         )

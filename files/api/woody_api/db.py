@@ -1,37 +1,69 @@
 """Database access: one short-lived connection per request, bound parameters only.
 
 No connection pool on purpose: the database accepts ONE connection by default, so a process
-must not keep one open between requests.
+must not keep one open between requests. When the database refuses a connection because it is
+full (or is restarting), the request waits for a free one, retrying with a growing pause, until
+its deadline; then it is refused as Saturated (503 + Retry-After), never with the driver's text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pymysql
 import pymysql.cursors
 
+from .capacity import Saturated
 from .config import Settings
+
+log = logging.getLogger("woody_api.db")
+
+# Refusals that end when another connection closes or the server is back: worth waiting for.
+# 1040 too many connections, 1203 / 1226 per-user connection limit, 2003 / 2013 cannot connect.
+BUSY_ERRORS = frozenset({1040, 1203, 1226, 2003, 2013})
 
 
 class Database:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, deadline: Callable[[], float]) -> None:
+        """``deadline()``: until when (time.monotonic()) the current request may wait."""
         self._settings = settings
+        self._deadline = deadline
+
+    def _connect(self) -> pymysql.connections.Connection:
+        s = self._settings
+        deadline = self._deadline()
+        pause = 0.05
+        while True:
+            try:
+                return pymysql.connect(
+                    host=s.db_host,
+                    port=s.db_port,
+                    user=s.db_user,
+                    password=s.db_password,
+                    database=s.db_name,
+                    connect_timeout=s.db_connect_timeout,
+                    charset="utf8mb4",
+                    autocommit=True,
+                )
+            except pymysql.err.OperationalError as exc:
+                code = exc.args[0] if exc.args else None
+                left = deadline - time.monotonic()
+                if code not in BUSY_ERRORS:
+                    raise
+                if left <= 0:
+                    log.warning("no database connection before the deadline: %s", exc)
+                    raise Saturated("no database connection within the queue time") from exc
+                # Jitter, so that replicas waiting for the one connection do not retry in step.
+                time.sleep(min(left, pause * random.uniform(0.5, 1.5)))  # noqa: S311
+                pause = min(pause * 2, 0.5)
 
     @contextmanager
     def _cursor(self) -> Iterator[pymysql.cursors.Cursor]:
-        s = self._settings
-        conn = pymysql.connect(
-            host=s.db_host,
-            port=s.db_port,
-            user=s.db_user,
-            password=s.db_password,
-            database=s.db_name,
-            connect_timeout=s.db_connect_timeout,
-            charset="utf8mb4",
-            autocommit=True,
-        )
+        conn = self._connect()
         try:
             with conn.cursor() as cur:
                 yield cur

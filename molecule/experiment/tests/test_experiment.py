@@ -85,7 +85,7 @@ def test_the_cdn_page_with_its_image_loads_in_at_most_5_percent_of_the_initial_t
 
 @pytest.mark.parametrize("stage", ["initial", "replicas", "redis"])
 def test_the_recursive_load_is_the_page_and_its_picture_while_both_are_on_the_origin(stage):
-    """The seed's `wget -r` column compares with the full page load as long as the picture is on
+    """The lab sheet's `wget -r` column compares with the full page load as long as the picture is on
     the page's own host: the same bytes (nothing else the page links to), about the same time."""
     record = newest()[stage]
     page, recursive = record["page"], record["recursive"]

@@ -6,15 +6,17 @@ from __future__ import annotations
 import os
 from collections import Counter
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
+import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import run_playbook  # noqa: E402
-from lab_swarm import manager, running_tasks as running  # noqa: E402
+from lab_swarm import MANAGER, manager, running_tasks as running  # noqa: E402
 from site_probe import SITE, SiteProbe  # noqa: E402
 
 testinfra_hosts = ["localhost"]
@@ -112,3 +114,55 @@ def test_stopped_worker_engine_moves_its_tasks_and_the_site_stays_up():
         assert healed.returncode == 0, healed.failure_messages()
     wait_for(f"{victim} Ready again",
              lambda: manager().nodes.get(nodes[victim].id).attrs["Status"]["State"] == "ready", timeout=120)
+
+
+HEAL_WAIT = """\
+- name: Wait for the stack as the stack role does, forcing what stays short
+  hosts: "{{ groups['managers'][0] }}"
+  gather_facts: false
+  tasks:
+    - name: Wait until the front runs its two tasks
+      swarm_stack_converged:
+        docker_host: "{{ docker_host }}"
+        stack: woodytoys
+        expected: {front: 2}
+        heal_after: 3
+        timeout: 120
+      register: waited
+
+    - name: Show what was forced
+      ansible.builtin.debug:
+        msg: "healed={{ waited.healed }}"
+"""
+
+
+def service_cli(*args: str) -> None:
+    env = {**os.environ, "DOCKER_HOST": MANAGER}
+    subprocess.run(["docker", "service", "update", "--detach", *args, "woodytoys_front"],
+                   env=env, check=True, capture_output=True)
+
+
+def test_a_service_left_short_is_forced_back_by_the_convergence_wait(tmp_path):
+    """A task that ended cleanly under a policy that does not restart it leaves the service
+    short with nothing on its way: the convergence wait forces a reconcile and says so."""
+    service_cli("--restart-condition", "none")
+    try:
+        wait_for("the front updated to the new policy, 2 tasks running",
+                 lambda: len(running("front")) == 2 and manager().services.get("woodytoys_front")
+                 .attrs.get("UpdateStatus", {}).get("State") in (None, "completed"), timeout=120)
+        victim = running("front")[0]
+        node = manager().nodes.get(victim["NodeID"]).attrs["Description"]["Hostname"]
+        engine = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock")
+        engine.containers.get(victim["Status"]["ContainerStatus"]["ContainerID"]).stop(timeout=10)
+        wait_for("the front short of one task", lambda: len(running("front")) == 1, timeout=60)
+        playbook = tmp_path / "heal.yml"
+        playbook.write_text(HEAL_WAIT)
+        run = run_playbook(playbook, timeout=300)
+        assert run.returncode == 0, run.failure_messages()
+        healed = run.changed_items("Wait until the front runs its two tasks")
+        print(f"convergence wait: changed for {healed}; {run.output[run.output.find('healed='):][:200]}")
+        assert healed == ["node1"]
+        assert "healed=['front: 1/2 running, no update and no task on its way" in run.output
+        assert len(running("front")) == 2
+    finally:
+        service_cli("--restart-condition", "any")
