@@ -121,6 +121,12 @@ def test_sql_injection_is_stored_literally(api_plain: ApiProcess, mariadb: Maria
     assert http_get(f"{api_plain.base}/api/products/{product_id}").body == evil
 
 
+def test_a_product_longer_than_its_column_is_a_400(api_plain: ApiProcess) -> None:
+    reply = http_get(api_plain.base + "/api/products?product=" + "x" * 201)
+    assert reply.status == 400 and "Retry-After" not in reply.headers
+    assert "Data too long" not in reply.body  # the driver's words stay in the log
+
+
 def test_one_request_at_a_time_per_process(api_plain: ApiProcess, start_api: StartApi,
                                            api_env: dict[str, str]) -> None:
     def two_heavies(base: str) -> float:

@@ -182,6 +182,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     def saturated(exc: Saturated) -> Response:
         return refuse(exc.reason)
 
+    @app.errorhandler(pymysql.err.DataError)
+    def bad_value(exc: pymysql.err.DataError) -> Response:
+        # The client's value does not fit (a product longer than its column): its fault, not
+        # the shop's load, so a 400 that a retry would not change.
+        log.info("refused %s %s: %s", request.method, request.full_path, exc)
+        return text("a value does not fit the shop's database (too long?)", 400)
+
     @app.errorhandler(pymysql.MySQLError)
     def database_error(exc: pymysql.MySQLError) -> Response:
         return refuse(f"database error: {exc}")
