@@ -71,3 +71,37 @@ def test_default_picture_is_a_real_5_mb_jpeg(tmp_path: Path) -> None:
         img.load()  # decodes the whole picture: a truncated or fake file fails here
         assert img.width > 1000 and img.height > 1000
         assert len(img.getcolors(maxcolors=10_000_000) or []) > 1000
+
+
+def test_a_renewal_takes_the_next_work_slot_before_the_queue() -> None:
+    import threading
+    import time
+
+    from woody_api.capacity import Capacity
+
+    capacity = Capacity(slots=1, queue_limit=8)
+    order: list[str] = []
+    release = threading.Event()
+
+    def work(name: str, urgent: bool) -> None:
+        with capacity.slot(time.monotonic() + 10, urgent=urgent):
+            order.append(name)
+            if name == "holder":
+                release.wait(5)
+
+    holder = threading.Thread(target=work, args=("holder", False))
+    holder.start()
+    time.sleep(0.1)
+    waiting = [threading.Thread(target=work, args=(f"miss{i}", False)) for i in range(3)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.1)
+    renewal = threading.Thread(target=work, args=("renewal", True))
+    renewal.start()
+    time.sleep(0.1)
+    release.set()
+    for thread in [holder, renewal, *waiting]:
+        thread.join(5)
+    assert order[:2] == ["holder", "renewal"], order
+    assert sorted(order[2:]) == ["miss0", "miss1", "miss2"]
+    assert capacity.longest_held() == 0.0

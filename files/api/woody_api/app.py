@@ -6,12 +6,13 @@ import datetime
 import functools
 import logging
 import socket
+import threading
 import time
 import uuid
 from collections.abc import Callable
 
 import pymysql
-from flask import Flask, Response, g, request
+from flask import Flask, Response, copy_current_request_context, g, request
 
 from .cache import Cache, CacheUnavailable, Entry, cache_key
 from .capacity import Capacity, Saturated
@@ -50,7 +51,7 @@ class CachedEndpoint:
 
     A hit (fresh or stale) takes neither a work slot nor a place in the queue: it never waits
     behind a miss. Concurrent misses of one key make one computation (single flight, across
-    replicas); a stale entry is served while one request computes its successor.
+    replicas); a stale entry is served while a thread computes its successor.
     """
 
     def __init__(self, cache: Cache | None, capacity: Capacity, settings: Settings) -> None:
@@ -83,37 +84,50 @@ class CachedEndpoint:
 
     def _refresh_or_stale(self, cache: Cache, key: str, entry: Entry, ttl: int,
                           origin: Callable[[], Response]) -> Response:
+        """The stale answer, at once; the first request to find it also starts its renewal
+        beside itself, so that no client waits for it (behind the misses in the queue)."""
         assert entry.body is not None
-        stale = self._mark(text(entry.body.decode("utf-8")), "STALE")
         token = cache.try_lock(key, self._settings.single_flight_lock_seconds)
-        if token is None:
-            return stale  # another request is computing the successor
+        if token is not None:
+            renew = copy_current_request_context(functools.partial(
+                self._renew, cache, key, entry.generation, ttl, origin, token))
+            threading.Thread(target=renew, name="woody-cache-renew", daemon=True).start()
+        return self._mark(text(entry.body.decode("utf-8")), "STALE")
+
+    def _renew(self, cache: Cache, key: str, generation: int, ttl: int,
+               origin: Callable[[], Response], token: str) -> None:
+        g.deadline = time.monotonic() + self._settings.queue_seconds
         try:
             with self._capacity.admit():
-                return self._mark(self._compute(cache, key, entry.generation, ttl, origin, token), "MISS")
-        except Saturated:
-            # No capacity to renew it now: the stale answer will do; a later request renews.
-            cache.unlock(key, token)
-            return stale
+                self._compute(cache, key, generation, ttl, origin, token, urgent=True)
+        except Saturated as exc:
+            log.info("not renewing %s now (%s): a later request will", key, exc.reason)
+        except Exception:  # a failed renewal must not end the process; the entry stays stale
+            log.exception("renewing %s failed", key)
+        finally:
+            cache.unlock(key, token)  # compare-and-delete: a no-op once _compute released it
 
     def _compute(self, cache: Cache, key: str, generation: int, ttl: int,
-                 origin: Callable[[], Response], token: str) -> Response:
+                 origin: Callable[[], Response], token: str, urgent: bool = False) -> Response:
         try:
-            response = self._work(origin, admitted=True)
+            response = self._work(origin, admitted=True, urgent=urgent)
             if response.status_code == 200:
                 try:
-                    cache.put(key, generation, response.get_data(), ttl)
+                    # Kept past its freshness as long as a renewal may take (queue + work).
+                    cache.put(key, generation, response.get_data(), ttl,
+                              self._settings.single_flight_lock_seconds)
                 except CacheUnavailable:
                     pass
             return response
         finally:
             cache.unlock(key, token)
 
-    def _work(self, origin: Callable[[], Response], admitted: bool = False) -> Response:
+    def _work(self, origin: Callable[[], Response], admitted: bool = False,
+              urgent: bool = False) -> Response:
         if not admitted:
             with self._capacity.admit(), self._capacity.slot(g.deadline):
                 return origin()
-        with self._capacity.slot(g.deadline):
+        with self._capacity.slot(g.deadline, urgent):
             return origin()
 
     def _wait_or_lock(self, cache: Cache, tag: str, key: str) -> Response | str:

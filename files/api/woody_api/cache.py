@@ -3,10 +3,11 @@
 Keys are ``woody:cache:<tag>:<path>?<the view's parameters, sorted, urlencoded>``: only what
 the answer depends on is in the key, so a request with extra query parameters shares the entry
 (and the single flight) of the plain one, and HEAD shares GET's. An entry is stored as
-``<generation>\n<fresh until, Unix time>\n<body>`` and kept twice its TTL: bumping a tag's
+``<generation>\n<fresh until, Unix time>\n<body>`` and kept past its TTL as long as a renewal
+may take (queue + work): bumping a tag's
 generation (one INCR) invalidates every entry of the tag at once, including results still being
 computed; past its freshness, an entry of the current generation is still served (STALE) while
-one request computes the new one, so an expiry never makes every client wait. A hit costs one
+a thread renews it, so an expiry makes no client wait. A hit costs one
 round trip (MGET of the generation and the entry). The reverse proxy reads the same keys and
 values (files/reverse-proxy/woody-cache-hit.lua) and answers fresh hits itself.
 Every Redis error (down, refused, slow past the socket timeout) is turned into
@@ -122,14 +123,12 @@ class Cache:
     def invalidate(self, tag: str) -> None:
         self._call("incr", generation_key(tag))
 
-    def put(self, key: str, generation: int, body: bytes, ttl: int) -> None:
-        """Store as computed in ``generation``: fresh for ``ttl`` s, then stale as long again.
-
-        A TTL <= 0 stores nothing.
-        """
+    def put(self, key: str, generation: int, body: bytes, ttl: int, stale_seconds: float) -> None:
+        """Store as computed in ``generation``: fresh for ``ttl`` s, then stale for
+        ``stale_seconds`` more (the time a renewal may take). A TTL <= 0 stores nothing."""
         if ttl > 0:
             header = f"{generation}\n{time.time() + ttl:.3f}\n".encode()
-            self._call("set", key, header + body, 2 * ttl)
+            self._call("set", key, header + body, ttl + max(1, int(stale_seconds)))
 
     def try_lock(self, key: str, seconds: float) -> str | None:
         token = uuid.uuid4().hex

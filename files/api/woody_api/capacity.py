@@ -33,9 +33,11 @@ class Capacity:
     def __init__(self, slots: int, queue_limit: int) -> None:
         if slots < 1:
             raise ValueError("slots must be >= 1")
-        self._slots = threading.BoundedSemaphore(slots)
+        self._free = slots
         self._limit = slots + queue_limit
         self._lock = threading.Lock()
+        self._slot_freed = threading.Condition(self._lock)
+        self._urgent_waiting = 0
         self._admitted = 0
         self._holders: dict[int, float] = {}  # thread id -> when it took a slot
 
@@ -57,19 +59,33 @@ class Capacity:
                 self._admitted -= 1
 
     @contextmanager
-    def slot(self, deadline: float) -> Iterator[None]:
-        """Hold a work slot; wait for one until ``deadline`` (time.monotonic())."""
-        if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise Saturated("no work slot within the queue time")
-        me = threading.get_ident()
-        with self._lock:
-            self._holders[me] = time.monotonic()
+    def slot(self, deadline: float, urgent: bool = False) -> Iterator[None]:
+        """Hold a work slot; wait for one until ``deadline`` (time.monotonic()).
+
+        An urgent request (the renewal of a cache entry that every client is being served
+        stale) takes the next free slot before the requests already waiting.
+        """
+        with self._slot_freed:
+            self._urgent_waiting += urgent
+            try:
+                while self._free == 0 or (self._urgent_waiting and not urgent):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise Saturated("no work slot within the queue time")
+                    self._slot_freed.wait(left)
+            finally:
+                self._urgent_waiting -= urgent
+                if urgent:
+                    self._slot_freed.notify_all()  # the others may go now
+            self._free -= 1
+            self._holders[threading.get_ident()] = time.monotonic()
         try:
             yield
         finally:
-            with self._lock:
-                self._holders.pop(me, None)
-            self._slots.release()
+            with self._slot_freed:
+                self._holders.pop(threading.get_ident(), None)
+                self._free += 1
+                self._slot_freed.notify_all()
 
     def longest_held(self) -> float:
         """Seconds the oldest current holder has held its slot (0 when none)."""
