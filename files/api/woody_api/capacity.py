@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -36,8 +37,8 @@ class Capacity:
         self._free = slots
         self._limit = slots + queue_limit
         self._lock = threading.Lock()
-        self._slot_freed = threading.Condition(self._lock)
-        self._urgent_waiting = 0
+        # Waiters in line, first served first: a freed slot is handed to the head of the line.
+        self._line: deque[threading.Event] = deque()
         self._admitted = 0
         self._holders: dict[int, float] = {}  # thread id -> when it took a slot
 
@@ -60,32 +61,37 @@ class Capacity:
 
     @contextmanager
     def slot(self, deadline: float, urgent: bool = False) -> Iterator[None]:
-        """Hold a work slot; wait for one until ``deadline`` (time.monotonic()).
+        """Hold a work slot; wait in line for one until ``deadline`` (time.monotonic()).
 
-        An urgent request (the renewal of a cache entry that every client is being served
-        stale) takes the next free slot before the requests already waiting.
+        The line is first come, first served; an urgent request (the renewal of a cache entry
+        that every client is being served stale) goes to its head.
         """
-        with self._slot_freed:
-            self._urgent_waiting += urgent
-            try:
-                while self._free == 0 or (self._urgent_waiting and not urgent):
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        raise Saturated("no work slot within the queue time")
-                    self._slot_freed.wait(left)
-            finally:
-                self._urgent_waiting -= urgent
+        with self._lock:
+            if self._free > 0 and not self._line:
+                self._free -= 1
+                turn = None
+            else:
+                turn = threading.Event()
                 if urgent:
-                    self._slot_freed.notify_all()  # the others may go now
-            self._free -= 1
+                    self._line.appendleft(turn)
+                else:
+                    self._line.append(turn)
+        if turn is not None and not turn.wait(max(0.0, deadline - time.monotonic())):
+            with self._lock:
+                if not turn.is_set():  # still in line: leave it
+                    self._line.remove(turn)
+                    raise Saturated("no work slot within the queue time")
+        with self._lock:
             self._holders[threading.get_ident()] = time.monotonic()
         try:
             yield
         finally:
-            with self._slot_freed:
+            with self._lock:
                 self._holders.pop(threading.get_ident(), None)
-                self._free += 1
-                self._slot_freed.notify_all()
+                if self._line:
+                    self._line.popleft().set()  # the slot goes to the head of the line
+                else:
+                    self._free += 1
 
     def longest_held(self) -> float:
         """Seconds the oldest current holder has held its slot (0 when none)."""
