@@ -82,10 +82,8 @@ class Cache:
                         type(exc).__name__, exc)
         self._down = True
         self._down_until = time.monotonic() + self._retry_seconds
-        try:
-            self._client.connection_pool.disconnect()
-        except Exception as drop:  # noqa: BLE001 - best effort, the pool reconnects later
-            log.debug("could not drop Redis connections: %s", drop)
+        # The pool is not emptied here: other threads may be reading on its connections;
+        # redis-py drops a connection that failed and opens a new one when it is next used.
         return CacheUnavailable(str(exc))
 
     def _succeeded(self) -> None:
@@ -97,7 +95,7 @@ class Cache:
         self._check_open()
         try:
             result = getattr(self._client, name)(*args)
-        except (redis.RedisError, OSError) as exc:
+        except Exception as exc:  # a cache fails open, whatever its client raises
             raise self._failed(exc) from exc
         self._succeeded()
         return result
@@ -136,7 +134,7 @@ class Cache:
         try:
             ok = self._client.set(f"{key}#lock", token, nx=True,
                                   px=max(1, int(seconds * 1000)))
-        except (redis.RedisError, OSError) as exc:
+        except Exception as exc:  # a cache fails open, whatever its client raises
             raise self._failed(exc) from exc
         self._succeeded()
         return token if ok else None
