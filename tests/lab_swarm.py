@@ -1,6 +1,9 @@
-"""The lab's swarm as the stack tests see it: the manager's engine, a service, its running tasks."""
+"""The lab's swarm as the stack tests see it: the manager's engine, a service, its running tasks,
+and a bounded wait that says what it waited for."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import docker
@@ -21,3 +24,18 @@ def service(name: str) -> Service:
 def running_tasks(name: str) -> list[dict[str, Any]]:
     """The service's tasks that are meant to run and do."""
     return [t for t in service(name).tasks(filters={"desired-state": "running"}) if t["Status"]["State"] == "running"]
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float, period: float = 0.5) -> float:
+    """Seconds until check() is true; fails naming what it waited for and what it last saw."""
+    started = time.monotonic()
+    seen: object = None
+    while time.monotonic() - started < timeout:
+        try:
+            seen = check()
+            if seen is True:
+                return time.monotonic() - started
+        except Exception as error:  # noqa: BLE001 - retried until the timeout
+            seen = repr(error)
+        time.sleep(period)
+    raise AssertionError(f"waited {timeout} s for {what}; last saw: {seen}")

@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from hey_load import Burst, LoadResult  # noqa: E402
-from lab_swarm import manager, running_tasks, service  # noqa: E402
+from lab_swarm import manager, running_tasks, service, wait_for  # noqa: E402
 from shop_load import SITE, Clients, Tally, cached_heavy, get, mixed, uncached_db, uncached_heavy  # noqa: E402
 
 testinfra_hosts = ["localhost"]
@@ -43,17 +43,6 @@ def running_ids() -> dict[str, set[str]]:
 def desired(name: str) -> int | None:
     mode = service(name).attrs["Spec"]["Mode"]
     return mode["Replicated"]["Replicas"] if "Replicated" in mode else None
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float) -> float:
-    started = time.monotonic()
-    seen: object = None
-    while time.monotonic() - started < timeout:
-        seen = check()
-        if seen is True:
-            return time.monotonic() - started
-        time.sleep(0.5)
-    raise AssertionError(f"waited {timeout} s for {what}; last saw: {seen}")
 
 
 def at_replicas() -> object:

@@ -16,7 +16,7 @@ import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import run_playbook  # noqa: E402
-from lab_swarm import MANAGER, manager, running_tasks as running  # noqa: E402
+from lab_swarm import MANAGER, manager, running_tasks as running, wait_for  # noqa: E402
 from site_probe import SITE, SiteProbe  # noqa: E402
 
 testinfra_hosts = ["localhost"]
@@ -27,21 +27,6 @@ HEAL = Path(__file__).resolve().parent / "heal_lab_engines.yml"
 def get(path: str, timeout: float = 30) -> tuple[int, str, bytes]:
     with urllib.request.urlopen(SITE + path, timeout=timeout) as answer:
         return answer.status, answer.headers.get("X-Cache", ""), answer.read()
-
-
-def wait_for(what: str, check, timeout: float, period: float = 0.5) -> float:
-    """Seconds until check() is true; fails naming what it waited for and what it last saw."""
-    started = time.monotonic()
-    seen: object = None
-    while time.monotonic() - started < timeout:
-        try:
-            seen = check()
-            if seen is True:
-                return time.monotonic() - started
-        except Exception as error:  # noqa: BLE001 - retried until the timeout
-            seen = repr(error)
-        time.sleep(period)
-    raise AssertionError(f"waited {timeout} s for {what}; last saw: {seen}")
 
 
 def test_killed_database_restarts_on_the_manager_with_its_data():
