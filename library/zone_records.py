@@ -31,6 +31,9 @@ description:
   - When a record changed, the SOA serial becomes C(serial_date * 100) if it was below that, else
     it is incremented (YYYYMMDDNN, and a serial already above today's form keeps increasing).
     Only the serial's digits change in the SOA.
+  - Fails, before anything changes, on a wanted record at or below a delegation (an owner other
+    than the apex holding NS records), which named would not serve; glue A/AAAA records of a name
+    server the zone's NS records name are allowed.
   - Returns the candidate content; never writes. Without O(path), only checks and normalises the
     records (for RFC 2136 updates).
 options:
@@ -393,6 +396,33 @@ def wanted_records(records: Iterable[Mapping[str, Any]], origin: str) -> list[RR
     return list(rrsets.values())
 
 
+def refuse_occluded(zone: Zone, rrsets: list[RRset], origin: str) -> None:
+    """Refuse a wanted record at or below a zone cut (an NS RRset other than the apex's).
+
+    named answers such a name with a referral and never serves what the file holds there, so the
+    edit would pass named-checkzone, bump the serial and reload, and only the dig check would fail
+    later. Glue (an address of a name server that an NS record of the zone names) is the data below
+    a cut named does use, so it stays allowed; the cut's own NS records are not a type this module
+    writes.
+    """
+    cuts: dict[str, list[str]] = {}
+    targets: set[str] = set()
+    for entry in zone.entries:
+        if entry.rtype == "NS" and entry.rdata:
+            target = absolute(entry.rdata[0].text, entry.origin)
+            targets.add(target)
+            if entry.owner != origin and in_zone(entry.owner, origin):
+                cuts.setdefault(entry.owner, []).append(target)
+    for rrset in rrsets:
+        if rrset.rtype in ("A", "AAAA") and rrset.fqdn in targets:
+            continue
+        # The highest cut above the name is the one whose referral hides it.
+        cut = next((c for c in sorted(cuts, key=len) if in_zone(rrset.fqdn, c)), None)
+        if cut is not None:
+            raise ZoneError(f"{rrset.fqdn} lies at or below the delegation {cut} (NS {', '.join(cuts[cut])}): "
+                            "named would not serve it; edit the delegated zone instead")
+
+
 # --- Planning the edit --------------------------------------------------------------------------
 
 @dataclass
@@ -552,6 +582,7 @@ def edit_zone(text: str, origin: str, records: Iterable[Mapping[str, Any]], seri
     zone_origin = fqdn(origin)
     rrsets = wanted_records(records, zone_origin)
     zone = parse_zone(text, zone_origin)
+    refuse_occluded(zone, rrsets, zone_origin)
     old_serial = int(zone.serial_token.text)
     plan = plan_edit(zone, rrsets)
     new_serial = old_serial

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import secrets
 import socket
 import string
@@ -31,10 +32,16 @@ NODES = ["node1", "node2", "node3"]
 NODE_ADDRESSES = ["10.213.0.11", "10.213.0.12", "10.213.0.13"]
 # Where the roles render or log on this machine and the lab's nodes (the store itself excluded:
 # it is the lab's stand-in for a vault).
+# A node's private folders (its /root, /etc/ssh, /var/lib/woodyswarm, logs) are bound from
+# /var/lib/woodylab/<node>: the controller reads them there.
+LAB = Path("/var/lib/woodylab")
 SCANNED = [ROOT, Path("/etc/woodylab"), Path("/etc/docker"), Path("/var/lib/woodyswarm"),
-           Path("/run/woodylab"), Path("/var/log/woodylab"), Path("/var/log/woodyswarm")]
-SKIPPED = [ROOT / ".venv", ROOT / ".git", STORE, Path("/run/woodylab/node1/exec"),
-           Path("/run/woodylab/node2/exec"), Path("/run/woodylab/node3/exec")]
+           Path("/run/woodylab"), Path("/var/log/woodylab"), Path("/var/log/woodyswarm"), LAB]
+# Skipped: the engines' data (their containers' records are read below), the registry's blobs,
+# and each node's Docker client credentials (~/.docker/config.json: where `docker login` keeps
+# them on any host, the controller's own included).
+SKIPPED = [ROOT / ".venv", ROOT / ".git", STORE, LAB / "registry"] + [
+    LAB / node / part for node in NODES for part in ("docker", "root/.docker")]
 BIGGEST = 20 * 1024 * 1024
 
 
@@ -121,6 +128,15 @@ def test_site_runs_with_the_vault_passwords(site_run, passwords):
     assert get("/v2/", secret=passwords["registry"])[0] == 200
 
 
+def test_every_node_task_ran_over_ssh(site_run):
+    """One code path with a real cluster: in -vvv, Ansible names each connection it opens."""
+    local = set(re.findall(r"^<([^>]+)> ESTABLISH LOCAL CONNECTION", site_run.output, flags=re.MULTILINE))
+    over_ssh = set(re.findall(r"^<([^>]+)> ESTABLISH SSH CONNECTION FOR USER: root", site_run.output, flags=re.MULTILINE))
+    print(f"connections: local to {sorted(local)}, SSH to {sorted(over_ssh)}")
+    assert local <= {"127.0.0.1", "localhost"}, local
+    assert over_ssh >= set(NODE_ADDRESSES), over_ssh
+
+
 def test_no_password_in_the_verbose_output(site_run, passwords):
     output = site_run.output
     assert "<ansible.builtin.command>" in output or "ESTABLISH LOCAL CONNECTION" in output  # really -vvv
@@ -137,7 +153,7 @@ def scanned_files() -> list[Path]:
             files += [here / name for name in names]
     # Each engine's record of its containers (environment, command, mounts), never the secrets'
     # tmpfs under containers/<id>/mounts/secrets: that is where a Docker secret is meant to be.
-    for data_root in [Path("/var/lib/docker")] + [Path(f"/var/lib/woodylab/{node}/docker") for node in NODES]:
+    for data_root in [Path("/var/lib/docker")] + [LAB / node / "docker" for node in NODES]:
         files += data_root.glob("containers/*/config.v2.json")
         files += data_root.glob("containers/*/hostconfig.json")
     return [f for f in files if f.is_file() and not f.is_symlink() and f.stat().st_size <= BIGGEST]
@@ -146,7 +162,7 @@ def scanned_files() -> list[Path]:
 def test_no_password_in_rendered_files_logs_or_container_configs(site_run, passwords):
     files = scanned_files()
     assert leaks((STORE / "db_root_password").read_bytes(), passwords) == ["database"]  # the scan can see one
-    assert ROOT / "build" / "stacks" / "stack.yml" in files  # the rendered stack file
+    assert LAB / "node1" / "woodyswarm" / "stacks" / "stack.yml" in files  # the stack file, on the manager
     assert len(files) > 100
     found = {str(f): names for f in files if (names := leaks(f.read_bytes(), passwords))}
     print(f"secrets: {len(files)} files scanned, {len(found)} with a password")

@@ -40,7 +40,7 @@ PACKAGE_OF = {
     "dockerd": "docker.io",
 }
 # Part of every Debian system (Essential: yes, or required by it): nothing to install.
-ESSENTIAL = {"tail", "timeout", "tar", "id", "start-stop-daemon", "env", "unshare", "mount", "hostname", "sh", "chroot"}
+ESSENTIAL = {"cat", "tail", "timeout", "tar", "id", "start-stop-daemon", "env", "unshare", "mount", "hostname", "sh", "chroot"}
 # Runs on the Docker engine's hosts, where the docker_engine role (first in every play that
 # drives Docker) installs it; the lab's controller has its own static client.
 FROM_DOCKER_ENGINE = {"docker"}
@@ -112,16 +112,30 @@ def programs_run(role: Path) -> set[str]:
     return found
 
 
+def package_names(value: Any, variables: dict[str, Any], depth: int = 3) -> set[str]:
+    """Package names in an apt `name`: a list, a name, or an expression over the role's lists
+    (e.g. "{{ wanted | difference(ansible_facts.packages) }}": every role variable it names)."""
+    if isinstance(value, list):
+        return set().union(*(package_names(v, variables, depth) for v in value)) if value else set()
+    if not isinstance(value, str):
+        return set()
+    if "{{" not in value:
+        return {value}
+    if depth == 0:
+        return set()
+    named = [word for expression in re.findall(r"\{\{(.*?)\}\}", value, flags=re.S)
+             for word in re.findall(r"\b\w+\b", expression) if word in variables]
+    return set().union(*(package_names(variables[word], variables, depth - 1) for word in named)) if named else set()
+
+
 def packages_installed(role: Path) -> set[str]:
     variables = role_vars(role)
     found: set[str] = set()
     for path in sorted((role / "tasks").glob("*.yml")):
         for node in walk(yaml.safe_load(path.read_text())):
             apt = node.get("ansible.builtin.apt")
-            if not isinstance(apt, dict) or "name" not in apt:
-                continue
-            names = resolve(apt["name"], variables)
-            found.update([names] if isinstance(names, str) else [str(resolve(n, variables)) for n in names])
+            if isinstance(apt, dict) and "name" in apt:
+                found |= package_names(apt["name"], variables)
     return found
 
 
@@ -158,3 +172,17 @@ def test_the_table_names_the_package_dpkg_knows(program: str) -> None:
     if owner.returncode != 0:
         pytest.skip(f"{where} is not from a Debian package here")
     assert owner.stdout.split(":")[0] == PACKAGE_OF[program], owner.stdout
+
+
+# Roles that install on the swarm nodes and the DNS host (playbooks/cluster.yml, deploy.yml).
+NODE_ROLES = ["docker_engine", "dns_server", "bind_zone"]
+
+
+def test_the_lab_carries_every_package_the_node_roles_install() -> None:
+    """The lab's nodes share the controller's OS and have no route out: what a node role would
+    install must already be there, or the role fails on a lab node for want of a mirror."""
+    carried = set(role_vars(ROLES / "local_lab")["local_lab_node_packages"])
+    for role in NODE_ROLES:
+        wanted = packages_installed(ROLES / role) - {"docker-ce", "docker-ce-cli", "containerd.io"}
+        assert wanted, f"the reader found no package that {role} installs"
+        assert wanted <= carried, f"{role} installs {sorted(wanted - carried)}, which local_lab_node_packages lacks"

@@ -385,3 +385,50 @@ def test_module_fails_on_bad_input_with_the_reason(tmp_path):
                           capture_output=True, text=True, check=False)
     result = json.loads(done.stdout)
     assert result["failed"] is True and "not a DNS name" in result["msg"]
+
+
+# --- delegations: named never serves data at or below a zone cut ---------------------------------
+
+DELEGATED = (f"$TTL 3600\n{SOA_LINE.format(2024031502)}".replace("woodytoys.lab.", "example.org.")
+             + "@ IN NS ns\nns IN A 192.0.2.53\n"
+             "woodytoys IN NS ns.woodytoys\nns.woodytoys IN A 192.0.2.1\nwww IN A 192.0.2.80\n")
+
+
+@pytest.mark.parametrize("record", [
+    {"name": "cdn.woodytoys", "type": "CNAME", "value": "edge.example.org."},
+    {"name": "woodytoys", "type": "A", "value": "192.0.2.9"},  # at the cut itself, and not glue
+    {"name": "ns.woodytoys", "type": "CNAME", "value": "edge.example.org."},  # glue is an address
+])
+def test_record_at_or_below_a_delegation_is_refused(record):
+    cut = r"at or below the delegation woodytoys\.example\.org\. \(NS ns\.woodytoys\.example\.org\.\)"
+    with pytest.raises(zr.ZoneError, match=cut):
+        edit(DELEGATED, record, origin="example.org")
+
+
+@pytest.mark.parametrize("record", [
+    {"name": "cdn", "type": "CNAME", "value": "edge.example.org."},  # beside the delegation
+    {"name": "www", "type": "A", "value": "192.0.2.81"},
+    {"name": "ns.woodytoys", "type": "A", "value": "192.0.2.2"},  # glue below the cut
+    {"name": "ns.woodytoys", "type": "AAAA", "value": "2001:db8::53"},
+    {"name": "ns", "type": "A", "value": "192.0.2.54"},  # the apex NS is not a cut
+])
+def test_records_beside_a_delegation_and_glue_are_edited(record):
+    result = edit(DELEGATED, record, origin="example.org")
+    assert result["changed"] is True and result["new_serial"] == 2025061000
+
+
+def test_module_refuses_a_record_below_a_delegation_and_leaves_the_file(tmp_path):
+    path = tmp_path / "db.example.org"
+    path.write_bytes(DELEGATED.encode())
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
+        "path": str(path), "origin": "example.org", "serial_date": DATE,
+        "records": [{"name": "cdn.woodytoys", "type": "CNAME", "value": "edge.example.org."}]}}))
+    done = subprocess.run([sys.executable, str(ROOT / "library/zone_records.py"), str(args)],
+                          capture_output=True, text=True, check=False)
+    result = json.loads(done.stdout)
+    assert result["failed"] is True and "content" not in result, result
+    assert ("cdn.woodytoys.example.org. lies at or below the delegation woodytoys.example.org. "
+            "(NS ns.woodytoys.example.org.): named would not serve it") in result["msg"]
+    assert path.read_bytes() == DELEGATED.encode()
+    assert "2024031502" in path.read_text()

@@ -14,7 +14,8 @@ from ansible_run import run_playbook  # noqa: E402
 testinfra_hosts = ["localhost"]
 SERVER = "10.213.0.11"
 ZONE = "woodytoys.lab"
-ZONE_FILE = Path("/var/lib/woodyswarm/dns/db.woodytoys.lab")
+# On the DNS host node1, whose /var/lib/woodyswarm the controller sees under /var/lib/woodylab/node1.
+ZONE_FILE = Path("/var/lib/woodylab/node1/woodyswarm/dns/db.woodytoys.lab")
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
 
 

@@ -1,7 +1,14 @@
-"""The controller's engine runs as a background daemon, configured and answering."""
+"""Each engine (the controller's, and each lab node's over SSH) runs as a background daemon,
+configured and answering, with what the Docker modules need beside it."""
 import json
+import sys
+from pathlib import Path
 
 import docker
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from lab_nodes import NODES, ssh  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 
@@ -31,3 +38,24 @@ def test_engine_answers_and_applied_the_configuration(host):
 def test_log_is_written(host):
     log = host.file("/var/log/woodyswarm/dockerd.log")
     assert log.is_file and log.size > 0
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_node_engine_runs_in_the_background_on_the_node(node):
+    """Started over SSH: its own pidfile, daemon.json and log on the node, and it outlived the session."""
+    seen = ssh(node, "readlink /proc/$(cat /run/docker.pid)/exe; cat /etc/docker/daemon.json; "
+                     "test -s /var/log/woodyswarm/dockerd.log && echo logged; docker info --format '{{.Name}}'")
+    assert seen.returncode == 0, seen.stderr
+    lines = seen.stdout.splitlines()
+    assert lines[0] == "/usr/sbin/dockerd"
+    settings = json.loads("\n".join(lines[1:-2]))
+    assert settings["insecure-registries"] == ["10.213.0.10:5000"]
+    assert settings["pidfile"] == "/var/run/docker.pid"
+    assert lines[-2:] == ["logged", node]
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_node_has_what_the_docker_modules_need(node):
+    seen = ssh(node, "python3 -c 'import docker, yaml, jsondiff; print(docker.__version__)'")
+    assert seen.returncode == 0, seen.stderr
+    assert int(seen.stdout.split(".")[0]) >= 5

@@ -1,14 +1,18 @@
-"""The lab's network is safe (no lab packet leaves the machine) and reachable from loopback."""
+"""The lab's network is safe (no lab packet leaves the machine) and reachable from loopback, and
+its nodes are machines of their own, reached over SSH."""
 import json
+import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import docker
 import pytest
 
-testinfra_hosts = ["localhost"]
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
+from lab_nodes import NODES, SSH_DIR, ssh  # noqa: E402
 
-NODES = {"node1": "10.213.0.11", "node2": "10.213.0.12", "node3": "10.213.0.13"}
+testinfra_hosts = ["localhost"]
 
 
 @pytest.mark.parametrize("address", [*NODES.values(), "10.213.0.10"])
@@ -40,7 +44,51 @@ def test_bridge_has_no_uplink(host):
 def test_each_node_has_its_own_engine_and_hostname(node):
     info = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock").info()
     assert info["Name"] == node
-    assert info["DockerRootDir"] == f"/var/lib/woodylab/{node}/docker"
+    assert info["DockerRootDir"] == "/var/lib/docker"
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_each_node_is_a_machine_reached_over_ssh(node):
+    seen = ssh(node, "hostname; ps -e -o pid=,comm= | head -1; ls /run; docker info --format '{{.Name}}'")
+    assert seen.returncode == 0, seen.stderr
+    hostname, first_process, *rest = seen.stdout.split("\n")
+    assert hostname == node
+    # Its own process table: PID 1 is the node's own init, not the controller's.
+    assert first_process.split() == ["1", "sh"]
+    assert "sshd.pid" in rest and "woodylab" not in rest
+    assert rest[-2] == node  # its engine, through the CLI on the node
+
+
+def test_what_a_node_writes_stays_on_that_node(host):
+    marker = f"woodyswarm-private-{time.monotonic_ns()}"
+    for where in ("/var/lib/woodyswarm", "/etc/docker", "/root", "/run", "/tmp", "/var/log/woodyswarm"):
+        wrote = ssh("node2", f"echo {marker} > {where}/{marker} && cat {where}/{marker}")
+        assert wrote.stdout.strip() == marker, wrote.stderr
+        assert not host.file(f"{where}/{marker}").exists, f"node2's {where} is the controller's"
+        assert ssh("node3", f"test -e {where}/{marker}").returncode == 1, f"node2's {where} is node3's"
+        ssh("node2", f"rm -f {where}/{marker}")
+
+
+def test_host_keys_are_pinned_and_checked(tmp_path):
+    """A known_hosts that pins another key for node1 stops the connection."""
+    wrong = tmp_path / "known_hosts"
+    other = (Path(SSH_DIR) / "known_hosts").read_text().splitlines()
+    key_of = {line.split()[0]: line.split(maxsplit=1)[1] for line in other if line and not line.startswith("#")}
+    wrong.write_text(f"{NODES['node1']} {key_of[NODES['node2']]}\n")
+    refused = ssh("node1", "true", known_hosts=str(wrong))
+    assert refused.returncode == 255
+    assert "host key" in refused.stderr.lower()
+
+
+def test_lab_key_is_private_and_outside_the_repository(host):
+    key = host.file(f"{SSH_DIR}/id_ed25519")
+    assert key.mode == 0o600 and key.user == "root"
+    assert not str(Path(SSH_DIR).resolve()).startswith(str(Path(__file__).resolve().parents[3]))
+
+
+def test_the_controller_runs_no_ssh_server(host):
+    listening = host.run("ss -Hltn 'sport = :22'").stdout.split("\n")
+    assert [line for line in listening if line.strip()] == [], listening
 
 
 def test_engine_ids_are_distinct():

@@ -99,7 +99,8 @@ def test_rerun_changes_nothing_and_restarts_no_task(stage):
 
 def test_secret_never_in_the_rendered_file(stage):
     password = Path("/var/lib/woodyswarm/secrets/db_root_password").read_text().strip()
-    rendered = list((ROOT / "build" / "stacks").glob("stack*.yml"))
+    # Rendered on the manager node1, whose /var/lib/woodyswarm the controller sees here.
+    rendered = list(Path("/var/lib/woodylab/node1/woodyswarm/stacks").glob("stack*.yml"))
     assert rendered
     for path in rendered:
         assert password not in path.read_text()

@@ -1,5 +1,5 @@
 """Faults on the running stack (stage with Redis): the database task killed, Redis stopped
-under load, a worker's engine stopped. Each test measures what was lost and how long the
+under load, a worker machine crashed (its sshd and engine killed) and brought back by lab_up.yml. Each test measures what was lost and how long the
 recovery took, prints it, and leaves the stack healthy for the next one."""
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from site_probe import SITE, SiteProbe  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 CONVERGE = Path(__file__).resolve().parents[1] / "converge.yml"
-HEAL = Path(__file__).resolve().parent / "heal_lab_engines.yml"
+LAB_UP = Path(__file__).resolve().parents[3] / "playbooks" / "lab_up.yml"
 
 
 def get(path: str, timeout: float = 30) -> tuple[int, str, bytes]:
@@ -70,14 +70,20 @@ def test_redis_stopped_under_load_costs_no_error_and_hits_come_back():
     assert probe.failures() == []
 
 
-def test_stopped_worker_engine_moves_its_tasks_and_the_site_stays_up():
+def node_init_pid(node: str) -> int:
+    """The node's PID 1, as the controller sees it: the child of its unshare."""
+    unshare = int(Path(f"/run/woodylab/{node}/machine.pid").read_text())
+    return int(Path(f"/proc/{unshare}/task/{unshare}/children").read_text().split()[0])
+
+
+def test_crashed_worker_moves_its_tasks_and_rejoins_after_lab_up():
     nodes = {n.attrs["Description"]["Hostname"]: n for n in manager().nodes.list()}
     victim = "node2"
     probe = SiteProbe(["/api/ping", "/"], period=0.2)
     probe.start()
-    pidfile = Path(f"/run/woodylab/{victim}/dockerd.pid")
     stopped_at = time.monotonic()
-    os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    # KILL the node's PID 1: the kernel kills everything in it at once, sshd and engine included.
+    os.kill(node_init_pid(victim), signal.SIGKILL)
     try:
         moved = wait_for(f"every api task running off {victim}", lambda: len(running("api")) == 5 and all(
             t["NodeID"] != nodes[victim].id for t in running("api")), timeout=180)
@@ -93,12 +99,17 @@ def test_stopped_worker_engine_moves_its_tasks_and_the_site_stays_up():
         converged = run_playbook(CONVERGE, {"woody_test_stage": stage}, timeout=900)
         assert converged.returncode == 0, converged.failure_messages()
     finally:
-        # The local_lab role starts every node engine that is not running (lab_up.yml's second
-        # play); the node then rejoins the swarm from its own state.
-        healed = run_playbook(HEAL, timeout=900)
+        # lab_up.yml boots the machine again; its engine comes back over SSH (cluster play) and
+        # the node rejoins the swarm from its own state.
+        healed = run_playbook(LAB_UP, timeout=900)
         assert healed.returncode == 0, healed.failure_messages()
-    wait_for(f"{victim} Ready again",
-             lambda: manager().nodes.get(nodes[victim].id).attrs["Status"]["State"] == "ready", timeout=120)
+    rejoined = wait_for(f"{victim} Ready again",
+                        lambda: manager().nodes.get(nodes[victim].id).attrs["Status"]["State"] == "ready", timeout=120)
+    # Its tasks are rescheduled: a global or spread service gets a task on it again.
+    rescheduled = wait_for(f"a task of the stack running on {victim} again", lambda: any(
+        t["NodeID"] == nodes[victim].id for name in ("front", "api", "reverse") for t in running(name)), timeout=180)
+    print(f"{victim} crashed: lab_up.yml brought it back; Ready {rejoined:.1f} s and running a task again "
+          f"{rescheduled:.1f} s after the playbook")
 
 
 HEAL_WAIT = """\
@@ -108,7 +119,6 @@ HEAL_WAIT = """\
   tasks:
     - name: Wait until the front runs its two tasks
       swarm_stack_converged:
-        docker_host: "{{ docker_host }}"
         stack: woodytoys
         expected: {front: 2}
         heal_after: 3
