@@ -139,3 +139,44 @@ def test_broken_build_names_the_service_and_pushes_nothing(git_source):
     assert "breaking the build on purpose" in message  # the failing Dockerfile step
     after = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
     assert after == before
+
+
+# --- built on the first manager (for a user whose machine has no Docker) ---------------------------
+
+ON_MANAGER = textwrap.dedent("""\
+    - name: Build on the first manager, as deploy.yml does with images_build_on=manager
+      hosts: node1
+      gather_facts: false
+      roles:
+        - role: images
+          vars:
+            images_copy_context: true
+            images_controller_host: localhost
+            images_namespace: "{{ test_namespace }}"
+            images_services:
+              - { name: reverse, image: woody_rp, context: reverse-proxy, base: nginx }
+""")
+
+
+def test_build_on_the_manager_copies_the_context_and_tags_as_the_controller(tmp_path):
+    playbook = tmp_path / "on_manager.yml"
+    playbook.write_text(ON_MANAGER)
+    namespace = f"onmanager{uuid.uuid4().hex[:8]}"
+    run = run_playbook(playbook, {"test_namespace": namespace})
+    assert run.returncode == 0, run.failure_messages()
+    # The same content tag the controller's build gave the reverse proxy: same context, same base.
+    controller = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    controller_tags = {t.rsplit(":", 1)[1] for t in controller.images.get(f"{REGISTRY}/woody/woody_rp:latest").tags
+                       if ":ctx-" in t}
+    pushed = registry_tags(namespace, "woody_rp")
+    assert {"1.0", "latest"} <= pushed
+    content = {t for t in pushed if t.startswith("ctx-")}
+    assert len(content) == 1 and content <= controller_tags, (pushed, controller_tags)
+    # Built by node1's engine, from a copy of the context on node1 that the controller does not have.
+    node1 = docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
+    assert node1.images.get(f"{REGISTRY}/{namespace}/woody_rp:{content.pop()}")
+    copied = Path("/var/lib/woodylab/node1/woodyswarm/build/contexts")
+    assert any(p.name.startswith("reverse-proxy-ctx-") and (p / "Dockerfile").is_file() for p in copied.iterdir())
+    assert not Path("/var/lib/woodyswarm/build/contexts").exists()
+    again = run_playbook(playbook, {"test_namespace": namespace})
+    assert again.returncode == 0 and all(h["changed"] == 0 for h in again.report["stats"].values()), again.report["stats"]
