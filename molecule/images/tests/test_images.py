@@ -153,8 +153,10 @@ ON_MANAGER = textwrap.dedent("""\
             images_copy_context: true
             images_controller_host: localhost
             images_namespace: "{{ test_namespace }}"
+            # The database's build needs no network: the lab's nodes have no route out (the
+            # proxy's apt-get would need the Debian mirror, which a VPS reaches).
             images_services:
-              - { name: reverse, image: woody_rp, context: reverse-proxy, base: nginx }
+              - { name: db, image: woody_database, context: database, base: mariadb }
 """)
 
 
@@ -164,19 +166,19 @@ def test_build_on_the_manager_copies_the_context_and_tags_as_the_controller(tmp_
     namespace = f"onmanager{uuid.uuid4().hex[:8]}"
     run = run_playbook(playbook, {"test_namespace": namespace})
     assert run.returncode == 0, run.failure_messages()
-    # The same content tag the controller's build gave the reverse proxy: same context, same base.
+    # The same content tag the controller's build gave the database: same context, same base.
     controller = docker.DockerClient(base_url="unix:///var/run/docker.sock")
-    controller_tags = {t.rsplit(":", 1)[1] for t in controller.images.get(f"{REGISTRY}/woody/woody_rp:latest").tags
+    controller_tags = {t.rsplit(":", 1)[1] for t in controller.images.get(f"{REGISTRY}/woody/woody_database:latest").tags
                        if ":ctx-" in t}
-    pushed = registry_tags(namespace, "woody_rp")
+    pushed = registry_tags(namespace, "woody_database")
     assert {"1.0", "latest"} <= pushed
     content = {t for t in pushed if t.startswith("ctx-")}
     assert len(content) == 1 and content <= controller_tags, (pushed, controller_tags)
     # Built by node1's engine, from a copy of the context on node1 that the controller does not have.
     node1 = docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
-    assert node1.images.get(f"{REGISTRY}/{namespace}/woody_rp:{content.pop()}")
+    assert node1.images.get(f"{REGISTRY}/{namespace}/woody_database:{content.pop()}")
     copied = Path("/var/lib/woodylab/node1/woodyswarm/build/contexts")
-    assert any(p.name.startswith("reverse-proxy-ctx-") and (p / "Dockerfile").is_file() for p in copied.iterdir())
+    assert any(p.name.startswith("database-ctx-") and (p / "Dockerfile").is_file() for p in copied.iterdir())
     assert not Path("/var/lib/woodyswarm/build/contexts").exists()
     again = run_playbook(playbook, {"test_namespace": namespace})
     assert again.returncode == 0 and all(h["changed"] == 0 for h in again.report["stats"].values()), again.report["stats"]
