@@ -19,7 +19,7 @@ description:
     I(heal_after) seconds is reconciled once (C(docker service update --force)), and the result
     says so.
 options:
-  docker_host: {description: Manager's Docker API., type: str, required: true}
+  docker_host: {description: Manager's Docker API., type: str, default: "unix:///var/run/docker.sock"}
   stack: {description: Stack name., type: str, required: true}
   expected: {description: "Service short name -> task count, or C(global) for one a node.", type: dict, required: true}
   timeout: {description: Seconds to wait., type: int, default: 300}
@@ -128,7 +128,7 @@ def main() -> None:
     from ansible.module_utils.basic import AnsibleModule
 
     module = AnsibleModule(argument_spec={
-        "docker_host": {"type": "str", "required": True},
+        "docker_host": {"type": "str", "default": "unix:///var/run/docker.sock"},
         "stack": {"type": "str", "required": True},
         "expected": {"type": "dict", "required": True},
         "timeout": {"type": "int", "default": 300},
