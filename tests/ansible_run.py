@@ -53,12 +53,13 @@ def _json_report(stdout: str) -> dict[str, Any]:
     return json.JSONDecoder().raw_decode(stdout[start:])[0]
 
 
-def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, timeout: int = 1800) -> PlayRun:
+def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, timeout: int = 1800,
+                 extra_args: list[str] | None = None) -> PlayRun:
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
                ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"),
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_FORCE_COLOR="0")
-    argv = ["ansible-playbook", "-i", str(ROOT / "inventory/local"), str(playbook)]
+    argv = ["ansible-playbook", "-i", str(ROOT / "inventory/local"), str(playbook), *(extra_args or [])]
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False)

@@ -123,19 +123,26 @@ def package_names(value: Any, variables: dict[str, Any], depth: int = 3) -> set[
         return {value}
     if depth == 0:
         return set()
+    # Variables holding lists (or expressions over them); a plain string variable in a test
+    # (docker_engine_source == 'distribution') names no package.
     named = [word for expression in re.findall(r"\{\{(.*?)\}\}", value, flags=re.S)
-             for word in re.findall(r"\b\w+\b", expression) if word in variables]
+             for word in re.findall(r"\b\w+\b", expression)
+             if word in variables and (isinstance(variables[word], list) or "{{" in str(variables[word]))]
     return set().union(*(package_names(variables[word], variables, depth - 1) for word in named)) if named else set()
 
 
 def packages_installed(role: Path) -> set[str]:
+    """Names in the role's apt tasks; an apt of "{{ result.missing }}" installs what the
+    packages_missing task registered as `result` looked for."""
     variables = role_vars(role)
+    nodes = [node for path in sorted((role / "tasks").glob("*.yml")) for node in walk(yaml.safe_load(path.read_text()))]
+    looked_for = {node["register"]: node["packages_missing"]["names"] for node in nodes
+                  if isinstance(node.get("packages_missing"), dict) and "register" in node}
     found: set[str] = set()
-    for path in sorted((role / "tasks").glob("*.yml")):
-        for node in walk(yaml.safe_load(path.read_text())):
-            apt = node.get("ansible.builtin.apt")
-            if isinstance(apt, dict) and "name" in apt:
-                found |= package_names(apt["name"], variables)
+    for node in nodes:
+        apt = node.get("ansible.builtin.apt")
+        if isinstance(apt, dict) and "name" in apt:
+            found |= package_names(apt["name"], {**variables, **looked_for})
     return found
 
 

@@ -1,17 +1,14 @@
 """The convergence wait's healer: which service it forces, when, and how often."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
 
-_SPEC = importlib.util.spec_from_file_location(
-    "swarm_stack_converged", Path(__file__).resolve().parents[2] / "library" / "swarm_stack_converged.py")
-assert _SPEC is not None and _SPEC.loader is not None
-converged = importlib.util.module_from_spec(_SPEC)
-sys.modules[_SPEC.name] = converged  # dataclasses look their module up there
-_SPEC.loader.exec_module(converged)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from library_module import load  # noqa: E402
+
+converged = load("swarm_stack_converged")
 ServiceState, Healer = converged.ServiceState, converged.Healer
 
 

@@ -90,6 +90,10 @@ def test_cache_hits_from_the_redis_stage_on(stage):
 
 
 def test_rerun_changes_nothing_and_restarts_no_task(stage):
+    if stage != "cdn":
+        # The cdn stage runs every service and every input of the others (replicas, cache,
+        # edge, zone); molecule's idempotence step has already rerun the initial stage.
+        pytest.skip("the cdn stage's rerun covers the services of this stage")
     before = {t["ID"] for s in ("api", "db", "front", "reverse") for t in running_tasks(s)}
     run = deploy(stage)
     assert run.returncode == 0
