@@ -81,6 +81,9 @@ end
 ngx.header["Content-Type"] = "text/plain; charset=utf-8"
 ngx.header["X-Cache"] = fresh and "HIT" or "STALE"
 ngx.header["X-Served-By"] = ngx.var.hostname
+-- As the API answers (files/api/woody_api/app.py): no cache on the way may store it.
+ngx.header["Cache-Control"] = "no-store"
+ngx.header["X-Content-Type-Options"] = "nosniff"
 ngx.header["Content-Length"] = #body
 ngx.print(body)
 return ngx.exit(ngx.HTTP_OK)

@@ -18,6 +18,10 @@ Endpoints (field names as in Gcore's API reference / its Python SDK):
     GET  /cdn/resources/{id}
     PUT  /cdn/resources/{id}                 replace: originGroup required, no cname/origin
     POST /cdn/resources/{id}/purge           {"urls": [...]} or {"paths": [...]}
+    GET  /cdn/resources/{id}/rules           the resource's rules (an array)
+    POST /cdn/resources/{id}/rules           create: name, rule, ruleType required
+    PUT  /cdn/resources/{id}/rules/{rule}    replace: the same fields
+    DELETE /cdn/resources/{id}/rules/{rule}
     GET  /cdn/origin_groups/{id}
     PUT  /cdn/origin_groups/{id}             replace: name, sources, use_next required
 """
@@ -56,7 +60,7 @@ def _nullable(check: Check) -> Check:
     return checked
 
 
-def _one_of(*choices: str) -> Check:
+def _one_of(*choices: object) -> Check:
     def checked(value: Any) -> str | None:
         return None if value in choices else f"one of {list(choices)}"
     return checked
@@ -114,6 +118,9 @@ REPLACE_FIELDS: dict[str, Check] = {**RESOURCE_FIELDS, "originGroup": _is_int}
 GROUP_FIELDS: dict[str, Check] = {"name": _is_str, "sources": _sources, "use_next": _is_bool,
                                   "proxy_next_upstream": _str_list, "auth_type": _is_str, "path": _is_str}
 PURGE_FIELDS: dict[str, Check] = {"urls": _str_list, "paths": _str_list}
+RULE_FIELDS: dict[str, Check] = {"name": _is_str, "rule": _is_str, "ruleType": _one_of(0, 1), "active": _is_bool,
+                                 "weight": _is_int, "options": _options, "originGroup": _nullable(_is_int),
+                                 "overrideOriginProtocol": _nullable(_one_of("HTTP", "HTTPS", "MATCH"))}
 
 
 class ApiError(Exception):
@@ -158,6 +165,7 @@ class FakeGcoreApi:
     resources: dict[int, JSON] = field(default_factory=dict)
     origin_groups: dict[int, JSON] = field(default_factory=dict)
     purges: list[tuple[int, JSON]] = field(default_factory=list)
+    rules: dict[int, dict[int, JSON]] = field(default_factory=dict)  # resource id -> rule id -> rule
     _next_id: int = 100
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -212,6 +220,11 @@ class FakeGcoreApi:
         with self._lock:
             return self._create_resource(query={}, body=copy.deepcopy(body))[1]
 
+    def seed_rule(self, resource_id: int, body: JSON) -> JSON:
+        """Create a rule as if POST /cdn/resources/{id}/rules had been sent with body (not recorded)."""
+        with self._lock:
+            return self._create_rule(resource_id, query={}, body=copy.deepcopy(body))[1]
+
     def clear_requests(self) -> None:
         with self._lock:
             self.requests.clear()
@@ -260,6 +273,8 @@ class FakeGcoreApi:
             (r"/cdn/resources", {"GET": self._list_resources, "POST": self._create_resource}),
             (r"/cdn/resources/(\d+)", {"GET": self._get_resource, "PUT": self._replace_resource}),
             (r"/cdn/resources/(\d+)/purge", {"POST": self._purge}),
+            (r"/cdn/resources/(\d+)/rules", {"GET": self._list_rules, "POST": self._create_rule}),
+            (r"/cdn/resources/(\d+)/rules/(\d+)", {"PUT": self._replace_rule, "DELETE": self._delete_rule}),
             (r"/cdn/origin_groups/(\d+)", {"GET": self._get_group, "PUT": self._replace_group}),
         ]
         for pattern, methods in routes:
@@ -380,3 +395,42 @@ class FakeGcoreApi:
                  "proxy_next_upstream": [], **copy.deepcopy(fields)}
         self.origin_groups[group_id] = group
         return 200, copy.deepcopy(group)
+
+    # --- resource rules -------------------------------------------------------------------------
+    def _rule_fields(self, body: Any) -> JSON:
+        fields = _validate(body, RULE_FIELDS, ("name", "rule", "ruleType"))
+        if fields["ruleType"] == 0 and not fields["rule"].startswith(("^/", "/")):
+            raise ApiError(400, "rule: a regular expression (ruleType 0) must start with ^/ or /")
+        return {"active": True, "weight": 1, "options": {}, "originGroup": None, "overrideOriginProtocol": None,
+                **copy.deepcopy(fields)}
+
+    def _list_rules(self, resource_id: int, *, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        self._resource(resource_id)
+        self._no_body(body)
+        return 200, [copy.deepcopy(r) for r in self.rules.get(resource_id, {}).values()]
+
+    def _create_rule(self, resource_id: int, *, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
+        self._resource(resource_id)
+        rule = {"id": self._new_id(), **self._rule_fields(body)}
+        self.rules.setdefault(resource_id, {})[rule["id"]] = rule
+        return 201, copy.deepcopy(rule)
+
+    def _rule(self, resource_id: int, rule_id: int) -> JSON:
+        self._resource(resource_id)
+        if rule_id not in self.rules.get(resource_id, {}):
+            raise ApiError(404, "Not found.")
+        return self.rules[resource_id][rule_id]
+
+    def _replace_rule(self, resource_id: int, rule_id: int, *, query: dict[str, list[str]],
+                      body: Any) -> tuple[int, Any]:
+        self._rule(resource_id, rule_id)
+        rule = {"id": rule_id, **self._rule_fields(body)}
+        self.rules[resource_id][rule_id] = rule
+        return 200, copy.deepcopy(rule)
+
+    def _delete_rule(self, resource_id: int, rule_id: int, *, query: dict[str, list[str]],
+                     body: Any) -> tuple[int, Any]:
+        self._rule(resource_id, rule_id)
+        self._no_body(body)
+        del self.rules[resource_id][rule_id]
+        return 204, None

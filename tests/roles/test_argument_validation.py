@@ -66,6 +66,7 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
      "dns_server_initial_records"),
     ("cdn", "node1", {"cdn_provider": "akamai"}, "cdn_provider"),
     ("cdn", "node1", {"cdn_provider": "gcore", "cdn_gcore_origin": "shop.example"}, "cdn_gcore_api_key"),
+    ("cdn", "node1", {"cdn_uncached_paths": ["/api; return 200"]}, "cdn_uncached_paths"),
     ("measure", "controller", {"measure_stage": "turbo"}, "measure_stage"),
     ("measure", "controller", {"measure_stage": "initial", "measure_repetitions": 0}, "measure_repetitions"),
     ("stack", "node1", {"stack_stop_grace_period": "thirty seconds"}, "stack_stop_grace_period"),

@@ -106,6 +106,11 @@ def origin_conf(prefix: Path, port: int) -> str:
             location / {{
                 limit_rate 300k;
             }}
+            # Like the shop's API: a new answer per request, with no caching header of its own.
+            location /api/ {{
+                default_type text/plain;
+                return 200 "$request_id";
+            }}
         }}"""))
 
 
@@ -162,6 +167,7 @@ class Fetch:
     cache: str | None
     body: bytes = field(repr=False)
     seconds: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def fetch(port: int, path: str, host: str = EDGE_NAME) -> Fetch:
@@ -171,7 +177,8 @@ def fetch(port: int, path: str, host: str = EDGE_NAME) -> Fetch:
         conn.request("GET", path, headers={"Host": host})
         response = conn.getresponse()
         body = response.read()
-        return Fetch(response.status, response.getheader("X-Cache-Status"), body, time.monotonic() - start)
+        return Fetch(response.status, response.getheader("X-Cache-Status"), body, time.monotonic() - start,
+                     dict(response.getheaders()))
     finally:
         conn.close()
 
@@ -359,6 +366,24 @@ def test_every_response_carries_the_cache_status_even_errors(pair: Pair) -> None
     missing = fetch(pair.edge.port, "/no-such-file.jpg")
     assert missing.status == 404
     assert missing.cache == "MISS"
+
+
+def test_api_answers_pass_through_and_are_never_stored(pair: Pair) -> None:
+    """The CDN is for the static assets: a second /api answer through the edge is a new one from
+    the origin, even though the origin sends no Cache-Control (the edge's 10 min would apply)."""
+    path = "/api/misc/time"
+    first, second = fetch(pair.edge.port, path), fetch(pair.edge.port, path)
+    assert first.status == second.status == 200
+    assert first.body != second.body, "the second answer came from the edge's cache"
+    assert first.cache == second.cache == "BYPASS"
+    pair.wait_logged(path, 2)
+    assert len(pair.origin_hits(path)) == 2
+
+
+def test_answers_name_no_version_and_forbid_type_sniffing(pair: Pair) -> None:
+    for answer in (fetch(pair.edge.port, "/api/misc/time"), fetch(pair.edge.port, "/no-such-file.jpg")):
+        assert answer.headers.get("Server") == "nginx", answer.headers
+        assert answer.headers.get("X-Content-Type-Options") == "nosniff", answer.headers
 
 
 def test_the_role_points_the_cdn_name_at_the_edge_and_checks_the_template_variables(traffic: Traffic) -> None:

@@ -27,6 +27,8 @@ WRONG_KEY = "9999$WrOnGkEyVaLuE"
 CDN_HOST = "cdn.woodytoys.example"
 ORIGIN = "shop.woodytoys.example"
 ACCOUNT_CNAME = "cl-4711.gcdn.example"
+API_RULE = {"name": "woodyswarm uncached /api", "rule": "^/api", "ruleType": 0, "active": True,
+            "options": {"edge_cache_settings": {"enabled": True, "value": "0s"}}}
 
 
 def play(directory: Path) -> Path:
@@ -76,11 +78,15 @@ class Step:
         return f"writes={[(w.method, w.path, w.body) for w in self.writes]} failures={self.run.failure_messages()}"
 
 
-def step(playbook: Path, seed: dict[str, Any] | None = None, paginate: bool = True, **extra: Any) -> Step:
-    """One run of the role against a fresh fake, holding the resource `seed` created if given."""
+def step(playbook: Path, seed: dict[str, Any] | None = None, seed_rules: tuple[dict[str, Any], ...] = (),
+         paginate: bool = True, **extra: Any) -> Step:
+    """One run of the role against a fresh fake, holding the resource `seed` created if given,
+    with the rules `seed_rules`."""
     with FakeGcoreApi(api_key=KEY, account_cname=ACCOUNT_CNAME, paginate=paginate) as fake:
         if seed is not None:
-            fake.seed_resource(seed)
+            resource = fake.seed_resource(seed)
+            for rule in seed_rules:
+                fake.seed_rule(resource["id"], rule)
         run = run_playbook(playbook, base_vars(fake, **extra), timeout=300)
     return Step(fake, run, list(fake.requests))
 
@@ -98,17 +104,23 @@ def steps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step]]
         create = unseeded["create"].result()
         created = [w.body for w in create.writes if (w.method, w.path) == ("POST", "/cdn/resources")]
         seed = created[0] if len(created) == 1 else None
-        seeded = {name: pool.submit(step, playbook, seed=seed, **kwargs) for name, kwargs in {
+        rules = tuple(w.body for w in create.writes if w.method == "POST" and w.path.endswith("/rules"))
+        drifted = ({**API_RULE, "options": {"edge_cache_settings": {"enabled": True, "value": "600s"}}},
+                   {**API_RULE, "name": "woodyswarm uncached /old", "rule": "^/old"},
+                   {"name": "pictures a week", "rule": "^/.*[.]jpg", "ruleType": 0,
+                    "options": {"edge_cache_settings": {"enabled": True, "value": "604800s"}}})
+        seeded = {name: pool.submit(step, playbook, **{"seed": seed, "seed_rules": rules, **kwargs}) for name, kwargs in {
             # older API versions list resources as a bare array, newer ones as a page
             "rerun": {"paginate": False},
             "new_origin": {"cdn_gcore_origin": "origin2.woodytoys.example"},
             "https": {"cdn_gcore_origin_protocol": "HTTPS"},
             "front_changed": {"cdn_front_changed": True},
+            "rules_drifted": {"seed_rules": drifted},
         }.items()}
         yield {name: future.result() for name, future in {**unseeded, **seeded}.items()}
 
 
-SUCCEEDING = ("create", "rerun", "new_origin", "https", "front_changed")
+SUCCEEDING = ("create", "rerun", "new_origin", "https", "front_changed", "rules_drifted")
 
 
 def test_every_run_succeeds_and_never_shows_the_key(steps: dict[str, Step]) -> None:
@@ -124,14 +136,36 @@ def test_every_run_succeeds_and_never_shows_the_key(steps: dict[str, Step]) -> N
 
 def test_first_run_creates_one_resource_with_the_expected_body(steps: dict[str, Step]) -> None:
     create = steps["create"]
-    assert [(w.method, w.path) for w in create.writes] == [("POST", "/cdn/resources")], create.explain()
+    (resource,) = create.fake.resources.values()
+    assert [(w.method, w.path) for w in create.writes] == [
+        ("POST", "/cdn/resources"), ("POST", f"/cdn/resources/{resource['id']}/rules")], create.explain()
     assert create.writes[0].body == {
         "cname": CDN_HOST, "origin": ORIGIN, "originProtocol": "HTTP", "name": "woodytoys-cdn",
         "description": "WoodyToys shop images (woodyswarm)", "active": True, "secondaryHostnames": [],
         "options": {"edge_cache_settings": {"enabled": True, "value": "86400s"}},
     }
-    assert changed(create.run) == 1
+    assert changed(create.run) == 2
     assert [r["cname"] for r in create.fake.resources.values()] == [CDN_HOST]
+
+
+def test_the_api_gets_a_rule_that_caches_nothing(steps: dict[str, Step]) -> None:
+    """The resource caches a day whatever the origin says: /api needs its rule (issue 14)."""
+    create = steps["create"]
+    (resource,) = create.fake.resources.values()
+    assert create.writes[1].body == API_RULE
+    assert [{k: r[k] for k in API_RULE} for r in create.fake.rules[resource["id"]].values()] == [API_RULE]
+
+
+def test_drifted_rules_are_put_back_and_the_user_s_own_left_alone(steps: dict[str, Step]) -> None:
+    drifted = steps["rules_drifted"]
+    (resource,) = drifted.fake.resources.values()
+    rules = drifted.fake.rules[resource["id"]]
+    writes = [(w.method, w.path.rsplit("/rules/", 1)[0]) for w in drifted.writes]
+    assert writes == [("PUT", f"/cdn/resources/{resource['id']}"), ("DELETE", f"/cdn/resources/{resource['id']}")], \
+        drifted.explain()
+    assert drifted.writes[0].body == API_RULE
+    assert sorted(r["name"] for r in rules.values()) == ["pictures a week", "woodyswarm uncached /api"]
+    assert changed(drifted.run) == 2
 
 
 def test_the_cname_target_comes_from_the_account(steps: dict[str, Step]) -> None:

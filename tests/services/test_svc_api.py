@@ -52,6 +52,15 @@ def test_misc_time(api_plain: ApiProcess) -> None:
     assert re.fullmatch(rf"misc: {NOW}", reply.body), reply.body
 
 
+def test_every_answer_forbids_caches_to_store_it(api_plain: ApiProcess) -> None:
+    for path, status in (("/api/misc/time", 200), ("/api/products?product=" + "x" * 201, 400),
+                         ("/api/no-such-view", 404)):
+        reply = http_get(api_plain.base + path)
+        assert reply.status == status, (path, reply)
+        assert reply.headers.get("Cache-Control") == "no-store", (path, reply.headers)
+        assert reply.headers.get("X-Content-Type-Options") == "nosniff", (path, reply.headers)
+
+
 def test_heavy_sleeps_and_echoes_the_name(api_plain: ApiProcess) -> None:
     reply = http_get(api_plain.base + "/api/misc/heavy?name=Buzz")
     assert reply.status == 200

@@ -316,6 +316,16 @@ def test_root_goes_to_the_front(site: Site) -> None:
     assert 'src="/5mo.jpg"' in page.body and "WoodyToys" in page.body
 
 
+def test_no_answer_names_the_nginx_version_and_the_front_forbids_type_sniffing(site: Site) -> None:
+    base = f"http://127.0.0.1:{site.rp_port}"
+    for path, method in (("/", "GET"), ("/5mo.jpg", "HEAD"), ("/no-such-file", "GET")):
+        reply = http_get(base + path, method=method)
+        assert reply.headers.get("Server") == "nginx", (path, reply.headers)
+        assert reply.headers.get("X-Content-Type-Options") == "nosniff", (path, reply.headers)
+    page = http_get(base + "/")
+    assert page.headers.get("Cache-Control") == "no-cache"  # the page is revalidated, its picture cached
+
+
 def test_static_rate_limit(site: Site) -> None:
     import urllib.request
 
@@ -714,6 +724,7 @@ def test_the_proxy_answers_hits_with_the_api_s_own_keys(cached_site: CachedSite,
             hit = http_get(f"{base}/api/misc/heavy?name={quote(name)}")
             assert (hit.status, hit.cache, hit.body) == (200, "HIT", first.body), name
             assert hit.headers["Content-Type"].startswith("text/plain")
+            assert hit.headers.get("Cache-Control") == "no-store", hit.headers  # as the API's own
         # Parameters the view does not read share the entry; HEAD is served like GET.
         assert http_get(f"{base}/api/misc/heavy?utm=1&name=plain&x=2").cache == "HIT"
         assert http_get(f"{base}/api/misc/heavy?name=plain", method="HEAD").cache == "HIT"

@@ -183,6 +183,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     @app.after_request
     def served_by(response: Response) -> Response:
         response.headers["X-Served-By"] = HOSTNAME
+        # Every answer is per request (the time, an order's status, a write's result): no cache
+        # on the way (a CDN, a browser, a proxy) may store one. The shop's own cache is Redis.
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
     def refuse(reason: str) -> Response:

@@ -119,3 +119,20 @@ def test_first_fetch_through_the_edge_misses_then_hits_without_the_origin_limit(
     print(f"edge: MISS {miss_seconds:.3f} s (origin at 50 kB/s), HIT {hit_seconds:.4f} s")
     assert miss_seconds > 1.0  # the origin's limit applied to the miss
     assert hit_seconds < 0.1 * miss_seconds < time.monotonic() - started
+
+
+def test_the_api_through_the_edge_is_never_answered_from_its_cache():
+    """The CDN is for the picture: the time asked twice through the edge is two answers (two
+    curl runs apart: the API's clock has microseconds)."""
+    edge = dig(CDN)[-1]
+    url = f"http://{CDN}:8081/api/misc/time"
+    answers = []
+    for _ in range(2):
+        out = subprocess.run(["curl", "-s", "-D", "-", "--max-time", "30", "--resolve",
+                              f"{CDN}:8081:{on_the_lab(edge)}", url],
+                             capture_output=True, text=True, check=True).stdout
+        head, _, body = out.partition("\r\n\r\n")
+        assert re.search(r"(?im)^cache-control:\s*no-store\s*$", head), head
+        assert re.search(r"(?im)^x-cache-status:\s*BYPASS\s*$", head), head
+        answers.append(body)
+    assert answers[0].startswith("misc: ") and answers[0] != answers[1], answers
