@@ -42,8 +42,17 @@ def test_password_from_file_first(tmp_path: Path) -> None:
     assert Settings.from_env({"DB_PASSWORD": "from-env"}).db_password == "from-env"
     with pytest.raises(ConfigError):
         Settings.from_env({"DB_PASSWORD_FILE": str(tmp_path / "missing")})
-    with pytest.raises(ConfigError):
-        Settings.from_env({"HEAVY_SECONDS": "soon"})
+
+
+def test_no_password_or_an_empty_one_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n", encoding="utf-8")
+    for env, words in (({}, "no database password"), ({"DB_PASSWORD": ""}, "from DB_PASSWORD is empty"),
+                       ({"DB_PASSWORD_FILE": str(empty), "DB_PASSWORD": "x"}, f"from {empty} is empty")):
+        with pytest.raises(ConfigError, match=words):
+            Settings.from_env(env)
+    with pytest.raises(ConfigError, match="HEAVY_SECONDS"):
+        Settings.from_env({"HEAVY_SECONDS": "soon", "DB_PASSWORD": "x"})
 
 
 def _healthcheck(port: int) -> int:

@@ -45,18 +45,26 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def read_db_password(env: Mapping[str, str]) -> str:
-    """Password from DB_PASSWORD_FILE (a Docker secret), else DB_PASSWORD (tests only).
+    """The database password: from DB_PASSWORD_FILE (default: the Docker secret's path), else
+    from DB_PASSWORD when it is set (tests) and no file is there.
 
-    An explicitly set DB_PASSWORD_FILE that does not exist is an error; the default secret
-    path may be absent, then DB_PASSWORD (or an empty password) is used.
+    No password at all, a named file that does not exist or an empty password is an error, never
+    a silent fallback: the API would otherwise try the database with no password.
     """
     explicit = env.get("DB_PASSWORD_FILE", "").strip()
     path = Path(explicit or DEFAULT_PASSWORD_FILE)
     if path.is_file():
-        return path.read_text(encoding="utf-8").rstrip("\r\n")
-    if explicit:
+        password, source = path.read_text(encoding="utf-8").rstrip("\r\n"), str(path)
+    elif explicit:
         raise ConfigError(f"DB_PASSWORD_FILE={explicit} does not exist")
-    return env.get("DB_PASSWORD", "")
+    elif "DB_PASSWORD" in env:
+        password, source = env["DB_PASSWORD"], "DB_PASSWORD"
+    else:
+        raise ConfigError(f"no database password: {DEFAULT_PASSWORD_FILE} (the Docker secret) is missing "
+                          "and neither DB_PASSWORD_FILE nor DB_PASSWORD is set")
+    if not password:
+        raise ConfigError(f"the database password from {source} is empty")
+    return password
 
 
 @dataclass(frozen=True)
