@@ -69,6 +69,15 @@ def test_every_stage_renders_a_valid_stack(tmp_path, stage):
     assert stack["secrets"]["woodytoys_db_root_password_v1"]["external"] is True
 
 
+def test_only_the_proxy_joins_the_front_tier_to_the_state(tmp_path):
+    """The front tier (front, the CDN edge) shares no network with MariaDB, Redis or the API."""
+    stack = render(tmp_path, stack_stage="cdn")
+    networks = {name: sorted(service["networks"]) for name, service in stack["services"].items()}
+    assert networks == {"db": ["back"], "api": ["back"], "redis": ["back"], "front": ["front"],
+                        "cdn": ["front"], "reverse": ["back", "front"]}
+    assert stack["networks"]["back"].get("internal") is True
+
+
 def test_default_publishing_is_ingress_with_vips(tmp_path):
     stack = render(tmp_path)
     reverse = stack["services"]["reverse"]

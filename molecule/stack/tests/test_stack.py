@@ -7,6 +7,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import docker
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
@@ -102,6 +103,44 @@ def test_rerun_changes_nothing_and_restarts_no_task(stage):
     assert run.returncode == 0
     assert all(host["changed"] == 0 for host in run.report["stats"].values()), run.report["stats"]
     assert {t["ID"] for s in ("api", "db", "front", "reverse") for t in running_tasks(s)} == before
+
+
+def container_of(name: str):
+    """A running task's container of the service, through its node's engine."""
+    task = running_tasks(name)[0]
+    node = manager().nodes.get(task["NodeID"]).attrs["Description"]["Hostname"]
+    engine = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock")
+    return engine.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+
+
+def connects(container, host: str, port: int) -> bool:
+    """A TCP connection from inside the container (bash's /dev/tcp: no client tool needed)."""
+    code, _ = container.exec_run(["timeout", "3", "bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}"])
+    return code == 0
+
+
+def back_address(name: str) -> str:
+    """The address of the service's running task on the back network."""
+    task = running_tasks(name)[0]
+    (address,) = [a for n in task["NetworksAttachments"] if n["Network"]["Spec"]["Name"].endswith("_back")
+                  for a in n["Addresses"]]
+    return address.split("/")[0]
+
+
+def test_the_front_tier_cannot_reach_the_database_or_redis(stage):
+    if stage != "cdn":
+        pytest.skip("redis and the edge run in the cdn stage")
+    targets = {"db": (back_address("db"), 3306), "redis": (back_address("redis"), 6379)}
+    proxy = container_of("reverse")
+    # The check itself can succeed: the proxy, on both tiers, reaches them by name and address.
+    for name, (address, port) in targets.items():
+        assert connects(proxy, name, port) and connects(proxy, address, port), name
+    for tier in ("front", "cdn"):
+        inside = container_of(tier)
+        assert connects(inside, "reverse", 8080), tier
+        for name, (address, port) in targets.items():
+            assert not connects(inside, name, port), f"{tier} reaches {name} by name"
+            assert not connects(inside, address, port), f"{tier} reaches {name} at {address}"
 
 
 def test_secret_never_in_the_rendered_file(stage):
