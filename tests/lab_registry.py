@@ -15,16 +15,23 @@ def password() -> str:
     return PASSWORD_FILE.read_text().strip()
 
 
-def get(path: str, user: str | None = USERNAME, secret: str | None = None, timeout: float = 10) -> tuple[int, bytes]:
-    """(HTTP status, body) of GET path; status 0 when nothing answers. user=None: anonymous."""
-    request = urllib.request.Request(f"http://{REGISTRY}{path}")
+def call(method: str, path: str, headers: dict[str, str] | None = None, user: str | None = USERNAME,
+         secret: str | None = None, timeout: float = 10) -> tuple[int, bytes, dict[str, str]]:
+    """(HTTP status, body, headers) of a request; status 0 when nothing answers. user=None: anonymous."""
+    request = urllib.request.Request(f"http://{REGISTRY}{path}", method=method, headers=headers or {})
     if user is not None:
         token = base64.b64encode(f"{user}:{password() if secret is None else secret}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read()
+            return answer.status, answer.read(), dict(answer.headers)
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        return error.code, error.read(), dict(error.headers)
     except OSError:
-        return 0, b""
+        return 0, b"", {}
+
+
+def get(path: str, user: str | None = USERNAME, secret: str | None = None, timeout: float = 10) -> tuple[int, bytes]:
+    """(HTTP status, body) of GET path; status 0 when nothing answers. user=None: anonymous."""
+    status, body, _ = call("GET", path, user=user, secret=secret, timeout=timeout)
+    return status, body

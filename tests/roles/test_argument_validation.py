@@ -39,6 +39,7 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("registry", "controller", {"registry_auth_users": [{"username": "wo:ody", "password": "p"}]}, "colon"),
     ("registry", "controller", {"registry_auth_users": [{"username": "woody", "password": ""}]}, "non-empty password"),
     ("registry", "controller", {"registry_auth_users": "woody:secret"}, "registry_auth_users"),
+    ("registry", "controller", {"registry_auth_users": [], "registry_server": "process"}, "registry_auth_users is empty"),
     ("registry", "controller", {"registry_htpasswd_cost": 3}, "registry_htpasswd_cost"),
     ("swarm", "node2", {"swarm_advertise_addr": ""}, "swarm_advertise_addr"),
     ("swarm", "node2", {"swarm_port": 0}, "swarm_port"),

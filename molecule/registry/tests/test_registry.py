@@ -9,7 +9,7 @@ import docker
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
-from lab_registry import REGISTRY, USERNAME, get, password  # noqa: E402
+from lab_registry import REGISTRY, USERNAME, call, get, password  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 HTPASSWD = "/etc/woodylab/registry/htpasswd"
@@ -78,3 +78,14 @@ def test_every_node_pulls_the_pushed_image(node, pushed_tag):
     image = engine.images.pull(SMOKE, tag=pushed_tag)
     assert f"{SMOKE}:{pushed_tag}" in image.tags
     engine.images.remove(f"{SMOKE}:{pushed_tag}")
+
+
+def test_the_registry_refuses_to_delete_an_image_even_to_its_user(pushed_tag):
+    manifest = f"/v2/woodyswarm-test/registry-smoke/manifests/{pushed_tag}"
+    accept = "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json"
+    status, _, headers = call("HEAD", manifest, {"Accept": accept})
+    assert status == 200, headers
+    digest = headers["Docker-Content-Digest"]
+    status, body, _ = call("DELETE", f"/v2/woodyswarm-test/registry-smoke/manifests/{digest}")
+    assert status == 405, body  # the registry's "operation is unsupported"
+    assert pushed_tag in get("/v2/woodyswarm-test/registry-smoke/tags/list")[1].decode()
