@@ -57,6 +57,23 @@ local ok, err = client:connect(ngx.var.woody_redis_host, tonumber(ngx.var.woody_
 if not ok then
     return unavailable("connect", err)
 end
+-- A pooled connection is already authenticated; a new one sends the password (read from its
+-- Docker secret, never from the configuration) before anything else.
+local password_file = ngx.var.woody_redis_password_file
+if password_file ~= "" and client:get_reused_times() == 0 then
+    local file = io.open(password_file)
+    local password = file and file:read("*l")
+    if file then
+        file:close()
+    end
+    if not password or password == "" then
+        return unavailable("auth", "no password in " .. password_file)
+    end
+    local authed, auth_err = client:auth(password)
+    if not authed then
+        return unavailable("auth", auth_err)
+    end
+end
 local found, mget_err = client:mget("woody:gen:" .. view.tag, key, key .. "#lock")
 if not found then
     return unavailable("mget", mget_err)

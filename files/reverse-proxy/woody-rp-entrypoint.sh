@@ -26,6 +26,8 @@ set -eu
 # host:port of the API's Redis: cache hits are answered here (woody-cache-hit.lua). Empty: off.
 : "${RP_CACHE_REDIS:=}"
 : "${RP_CACHE_LUA:=/etc/woody/woody-cache-hit.lua}"
+# File holding Redis's password (a Docker secret), read by the Lua lookup. Empty: no password.
+: "${RP_CACHE_REDIS_PASSWORD_FILE:=}"
 : "${RP_UPSTREAM_KEEPALIVE_TIMEOUT:=4s}"
 : "${RP_GETENT:=getent}"
 : "${RP_TEMPLATE:=/etc/woody/woody-rp.conf.template}"
@@ -57,6 +59,13 @@ if [ -n "$RP_CACHE_REDIS" ]; then
     check RP_CACHE_REDIS "$RP_CACHE_REDIS" '[0-9A-Za-z._-]+:[0-9]{1,5}'
 fi
 check RP_CACHE_LUA "$RP_CACHE_LUA" '[0-9A-Za-z._/-]+'
+if [ -n "$RP_CACHE_REDIS_PASSWORD_FILE" ]; then
+    check RP_CACHE_REDIS_PASSWORD_FILE "$RP_CACHE_REDIS_PASSWORD_FILE" '/[0-9A-Za-z._/-]+'
+    if [ ! -s "$RP_CACHE_REDIS_PASSWORD_FILE" ]; then
+        echo "woody-rp: RP_CACHE_REDIS_PASSWORD_FILE=$RP_CACHE_REDIS_PASSWORD_FILE is missing or empty" >&2
+        exit 64
+    fi
+fi
 check RP_GETENT "$RP_GETENT" '[0-9A-Za-z._/-]+'
 check RP_CONF_PATH "$RP_CONF_PATH" '[0-9A-Za-z._/-]+'
 
@@ -156,6 +165,7 @@ if [ -n "$RP_CACHE_REDIS" ]; then
     cache_lookup="        resolver $RP_RESOLVER valid=$RP_RESOLVER_VALID ipv6=off;
         set \$woody_redis_host ${RP_CACHE_REDIS%:*};
         set \$woody_redis_port ${RP_CACHE_REDIS##*:};
+        set \$woody_redis_password_file \"$RP_CACHE_REDIS_PASSWORD_FILE\";
         access_by_lua_file $RP_CACHE_LUA;"
 else
     cache_http="# no cache lookup here (RP_CACHE_REDIS is empty)"

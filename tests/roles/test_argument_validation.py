@@ -71,6 +71,7 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("measure", "controller", {"measure_stage": "turbo"}, "measure_stage"),
     ("measure", "controller", {"measure_stage": "initial", "measure_repetitions": 0}, "measure_repetitions"),
     ("stack", "node1", {"stack_stop_grace_period": "thirty seconds"}, "stack_stop_grace_period"),
+    ("stack", "node1", {"stack_redis_password": "too short", "stack_stage": "redis"}, "stack_redis_password"),
     ("stack", "node1", {"stack_update_delay": "10"}, "stack_update_delay"),
     ("measure", "controller", {"measure_stage": "initial", "measure_resolve": "shop:80:127.0.0.1"}, "measure_resolve"),
     ("measure", "controller", {"measure_stage": "initial", "measure_site_url": "ftp://shop/"}, "measure_site_url"),

@@ -91,7 +91,8 @@ def start_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartApi]:
 @pytest.fixture(scope="session")
 def api(start_api: StartApi, api_env: dict[str, str], redis_server: RedisServer) -> ApiProcess:
     """One API process (one request at a time) with the cache on."""
-    return start_api("cached", {**api_env, "REDIS_URL": redis_server.url})
+    return start_api("cached", {**api_env, "REDIS_URL": redis_server.url,
+                                "REDIS_PASSWORD_FILE": str(redis_server.password_file)})
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +105,8 @@ def api_plain(start_api: StartApi, api_env: dict[str, str]) -> ApiProcess:
 def api_replicas(start_api: StartApi, api_env: dict[str, str],
                  redis_server: RedisServer) -> list[ApiProcess]:
     """Four separate API processes sharing one Redis, like four replicas."""
-    return [start_api(f"replica{i}", {**api_env, "REDIS_URL": redis_server.url})
+    return [start_api(f"replica{i}", {**api_env, "REDIS_URL": redis_server.url,
+                                      "REDIS_PASSWORD_FILE": str(redis_server.password_file)})
             for i in range(4)]
 
 
@@ -113,7 +115,7 @@ def cache(redis_server: RedisServer) -> Iterator[redis.Redis]:
     """A client of the test Redis, emptied before each test (restarted if a test stopped it)."""
     if not redis_server.running:
         redis_server.start()
-    client = redis.Redis.from_url(redis_server.url)
+    client = redis.Redis.from_url(redis_server.url, password=redis_server.password)
     client.flushall()
     yield client
     if not redis_server.running:

@@ -90,7 +90,10 @@ def _stop(proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM) -> No
 
 @dataclass
 class RedisServer:
+    """A real redis-server that asks for a password, as the stack's does."""
+
     workdir: Path
+    password: str = "test-redis-pw"
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -98,12 +101,20 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{LOOPBACK}:{self.port}/0"
 
+    @property
+    def password_file(self) -> Path:
+        """The password as the services read it: a file, like a Docker secret."""
+        path = self.workdir.parent / f"{self.workdir.name}-password"
+        if not path.exists():
+            path.write_text(self.password + "\n", encoding="utf-8")
+        return path
+
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", LOOPBACK, "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
+             "--appendonly", "no", "--dir", str(self.workdir), "--requirepass", self.password],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_until(lambda: port_open(self.port), 15, "redis-server")
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import quote
 
 import redis
@@ -295,7 +296,8 @@ def test_head_is_served_from_the_cache_like_get(api: ApiProcess, cache: redis.Re
 def test_an_expired_entry_is_served_stale_while_it_is_renewed_beside(
         start_api: StartApi, api_env: dict[str, str], redis_server: RedisServer,
         cache: redis.Redis) -> None:
-    api = start_api("stale", {**api_env, "REDIS_URL": redis_server.url, "CACHE_TTL_HEAVY": "1"})
+    api = start_api("stale", {**api_env, "REDIS_URL": redis_server.url, "CACHE_TTL_HEAVY": "1",
+                              "REDIS_PASSWORD_FILE": str(redis_server.password_file)})
     first = http_get(api.base + "/api/misc/heavy?name=stale")
     time.sleep(1.1)
     with ThreadPoolExecutor(4) as pool:
@@ -309,6 +311,17 @@ def test_an_expired_entry_is_served_stale_while_it_is_renewed_beside(
         time.sleep(0.1)
         renewed = http_get(api.base + "/api/misc/heavy?name=stale")
     assert renewed.cache == "HIT" and renewed.body != first.body  # computed once, beside
+
+
+def test_without_the_redis_password_the_cache_is_bypassed_not_the_shop(
+        start_api: StartApi, api_env: dict[str, str], redis_server: RedisServer,
+        cache: redis.Redis, tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong-redis-password"
+    wrong.write_text("not-the-password\n", encoding="utf-8")
+    api = start_api("wrongpw", {**api_env, "REDIS_URL": redis_server.url, "REDIS_PASSWORD_FILE": str(wrong)})
+    reply = http_get(api.base + "/api/misc/heavy?name=locked-out")
+    assert (reply.status, reply.cache) == (200, "BYPASS"), reply
+    assert heavy_keys(cache) == []  # Redis refused it: nothing was stored
 
 
 def test_a_stale_entry_is_never_served_after_a_write(api: ApiProcess, cache: redis.Redis) -> None:

@@ -686,7 +686,8 @@ def cached_site(tmp_path_factory: pytest.TempPathFactory, start_api: StartApi,
                 api_env: dict[str, str], redis_server: RedisServer) -> Iterator[CachedSite]:
     need_nginx()
     tmp = tmp_path_factory.mktemp("nginx-cached")
-    api = start_api("behind-cached-proxy", {**api_env, "REDIS_URL": redis_server.url})
+    api = start_api("behind-cached-proxy", {**api_env, "REDIS_URL": redis_server.url,
+                                            "REDIS_PASSWORD_FILE": str(redis_server.password_file)})
     dns = FakeDns({"api.test": "127.0.0.1", "front.test": "127.0.0.1"})
     dns_port = dns.start()
     try:
@@ -695,6 +696,7 @@ def cached_site(tmp_path_factory: pytest.TempPathFactory, start_api: StartApi,
             "RP_API_HOST": "api.test", "RP_API_PORT": str(api.port),
             "RP_FRONT_HOST": "front.test", "RP_FRONT_PORT": str(free_port()),
             "RP_CACHE_REDIS": f"127.0.0.1:{redis_server.port}",
+            "RP_CACHE_REDIS_PASSWORD_FILE": str(redis_server.password_file),
             "RP_CACHE_LUA": str(RP_DIR / "woody-cache-hit.lua"),
         }, workers=1)
     except BaseException:

@@ -44,6 +44,19 @@ def test_password_from_file_first(tmp_path: Path) -> None:
         Settings.from_env({"DB_PASSWORD_FILE": str(tmp_path / "missing")})
 
 
+def test_the_redis_password_file_must_hold_one_when_named(tmp_path: Path) -> None:
+    secret = tmp_path / "redis"
+    secret.write_text("r3dis-pw\n", encoding="utf-8")
+    base = {"DB_PASSWORD": "x", "REDIS_URL": "redis://redis:6379/0"}
+    assert Settings.from_env(base).redis_password is None
+    settings = Settings.from_env({**base, "REDIS_PASSWORD_FILE": str(secret)})
+    assert settings.redis_password == "r3dis-pw" and "r3dis-pw" not in repr(settings)
+    secret.write_text("", encoding="utf-8")
+    for named, words in ((secret, "is empty"), (tmp_path / "missing", "does not exist")):
+        with pytest.raises(ConfigError, match=words):
+            Settings.from_env({**base, "REDIS_PASSWORD_FILE": str(named)})
+
+
 def test_no_password_or_an_empty_one_is_refused(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.write_text("\n", encoding="utf-8")

@@ -29,6 +29,7 @@ PLAY = textwrap.dedent("""\
             mode: "0644"
           vars:
             stack_db_secret_name: woodytoys_db_root_password_v1
+            stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
 """).replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "templates/stack.yml.j2"))
 
 
@@ -67,6 +68,15 @@ def test_every_stage_renders_a_valid_stack(tmp_path, stage):
     assert ("cdn" in services) == (stage == "cdn")  # the self-hosted edge, by default
     assert "db-data" in stack["volumes"]
     assert stack["secrets"]["woodytoys_db_root_password_v1"]["external"] is True
+    if stage in ("redis", "cdn"):
+        # Redis asks for a password that only secrets carry: its config file, the clients' file.
+        assert services["redis"]["command"][:2] == ["redis-server", "/run/secrets/redis.conf"]
+        assert [s["source"] for s in services["redis"]["secrets"]] == ["woodytoys_redis_conf_v1"]
+        assert services["api"]["environment"]["REDIS_PASSWORD_FILE"] == "/run/secrets/redis_password"
+        assert services["reverse"]["environment"]["RP_CACHE_REDIS_PASSWORD_FILE"] == "/run/secrets/redis_password"
+        for client in ("api", "reverse"):
+            assert any(s["source"] == "woodytoys_redis_password_v1" and s["target"] == "redis_password"
+                       for s in services[client]["secrets"]), client
 
 
 def test_only_the_proxy_joins_the_front_tier_to_the_state(tmp_path):

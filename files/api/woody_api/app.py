@@ -164,7 +164,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask("woody_api")
     capacity = Capacity(settings.origin_slots, settings.queue_limit)
     db = Database(settings, lambda: g.deadline)
-    cache = (Cache(settings.redis_url, settings.redis_timeout, settings.redis_retry_seconds)
+    cache = (Cache(settings.redis_url, settings.redis_timeout, settings.redis_retry_seconds,
+                   settings.redis_password)
              if settings.redis_url else None)
     cached = CachedEndpoint(cache, capacity, settings)
 

@@ -59,9 +59,10 @@ def generation_key(tag: str) -> str:
 
 
 class Cache:
-    def __init__(self, url: str, timeout: float, retry_seconds: float) -> None:
+    def __init__(self, url: str, timeout: float, retry_seconds: float, password: str | None = None) -> None:
         self._client = redis.Redis.from_url(
             url,
+            password=password,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry_on_timeout=False,

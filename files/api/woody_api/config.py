@@ -67,6 +67,21 @@ def read_db_password(env: Mapping[str, str]) -> str:
     return password
 
 
+def read_redis_password(env: Mapping[str, str]) -> str | None:
+    """The cache's password, from REDIS_PASSWORD_FILE (a Docker secret); None when it is not
+    set (a Redis without a password). A named file that is missing or empty is an error."""
+    named = env.get("REDIS_PASSWORD_FILE", "").strip()
+    if not named:
+        return None
+    path = Path(named)
+    if not path.is_file():
+        raise ConfigError(f"REDIS_PASSWORD_FILE={named} does not exist")
+    password = path.read_text(encoding="utf-8").rstrip("\r\n")
+    if not password:
+        raise ConfigError(f"the Redis password from {named} is empty")
+    return password
+
+
 @dataclass(frozen=True)
 class Settings:
     db_host: str = "db"
@@ -76,6 +91,7 @@ class Settings:
     db_password: str = field(default="", repr=False)
     db_connect_timeout: float = 5.0
     redis_url: str | None = None
+    redis_password: str | None = field(default=None, repr=False)
     redis_timeout: float = 0.2
     redis_retry_seconds: float = 2.0
     heavy_seconds: float = 5.0
@@ -108,6 +124,7 @@ class Settings:
             db_password=read_db_password(env),
             db_connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", 5.0),
             redis_url=env.get("REDIS_URL", "").strip() or None,
+            redis_password=read_redis_password(env),
             redis_timeout=_number(env, "REDIS_TIMEOUT_SECONDS", 0.2),
             redis_retry_seconds=_number(env, "REDIS_RETRY_SECONDS", 2.0),
             heavy_seconds=_number(env, "HEAVY_SECONDS", 5.0),

@@ -144,11 +144,24 @@ def test_the_front_tier_cannot_reach_the_database_or_redis(stage):
 
 
 def test_secret_never_in_the_rendered_file(stage):
-    password = Path("/var/lib/woodyswarm/secrets/db_root_password").read_text().strip()
+    passwords = {name: Path(f"/var/lib/woodyswarm/secrets/{name}").read_text().strip()
+                 for name in ("db_root_password", "redis_password")}
     # Rendered on the manager node1, whose /var/lib/woodyswarm the controller sees here.
     rendered = list(Path("/var/lib/woodylab/node1/woodyswarm/stacks").glob("stack*.yml"))
     assert rendered
-    for path in rendered:
-        assert password not in path.read_text()
-    spec = str(manager().services.get("woodytoys_db").attrs)
-    assert password not in spec
+    specs = [str(s.attrs) for s in manager().services.list()]
+    for name, password in passwords.items():
+        assert all(password not in path.read_text() for path in rendered), name
+        assert all(password not in spec for spec in specs), name
+
+
+def test_redis_answers_no_one_without_its_password(stage):
+    if stage != "cdn":
+        pytest.skip("redis runs from the redis stage on")
+    redis = container_of("redis")
+    code, output = redis.exec_run(["redis-cli", "-h", "127.0.0.1", "ping"])
+    assert b"NOAUTH" in output, output  # redis-cli exits 0 on an error reply: the reply is the proof
+    # With the password its own secret holds (read inside: no password in the exec's arguments).
+    with_it = 'REDISCLI_AUTH="$(sed -n "s/^requirepass //p" /run/secrets/redis.conf)" redis-cli -h 127.0.0.1 ping'
+    code, output = redis.exec_run(["sh", "-c", with_it])
+    assert (code, output.strip()) == (0, b"PONG"), output
