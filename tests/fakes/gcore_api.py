@@ -1,6 +1,7 @@
 """A local, in-memory fake of the part of Gcore's CDN API the cdn role uses (tests only).
 
-It listens on 127.0.0.1 (a free port) and answers like the documented API, strictly:
+It listens on 127.0.0.1 (a free port), over HTTPS when given a certificate (see
+``self_signed``), and answers like the documented API, strictly:
 
 - every request needs ``Authorization: APIKey <key>`` (the word APIKey in any case, as Gcore's
   docs allow) with the fake's key, else 401;
@@ -30,9 +31,12 @@ from __future__ import annotations
 import copy
 import json
 import re
+import ssl
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -145,6 +149,15 @@ def _validate(body: Any, fields: dict[str, Check], required: tuple[str, ...]) ->
     return body
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """(certificate, key) for 127.0.0.1, made with openssl; the certificate is its own CA."""
+    cert, key = directory / "fake-gcore.crt", directory / "fake-gcore.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
 @dataclass
 class Recorded:
     method: str
@@ -161,6 +174,7 @@ class FakeGcoreApi:
     api_key: str
     account_cname: str = "cl-4711.gcdn.example"
     paginate: bool = True
+    tls: tuple[Path, Path] | None = None  # (certificate, key): serve HTTPS
     requests: list[Recorded] = field(default_factory=list)
     resources: dict[int, JSON] = field(default_factory=dict)
     origin_groups: dict[int, JSON] = field(default_factory=dict)
@@ -186,6 +200,10 @@ class FakeGcoreApi:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*map(str, self.tls))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -205,7 +223,8 @@ class FakeGcoreApi:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     # --- what the tests read ----------------------------------------------------------------------
     def calls(self, method: str | None = None, path_re: str = ".*") -> list[Recorded]:

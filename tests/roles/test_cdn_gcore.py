@@ -20,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ansible_run import PlayRun, run_playbook  # noqa: E402
-from fakes.gcore_api import FakeGcoreApi, Recorded  # noqa: E402
+from fakes.gcore_api import FakeGcoreApi, Recorded, self_signed  # noqa: E402
 
 KEY = "4711$Zq8sEcReTvAlUe"
 WRONG_KEY = "9999$WrOnGkEyVaLuE"
@@ -48,8 +48,9 @@ def play(directory: Path) -> Path:
 
 
 def base_vars(fake: FakeGcoreApi, **extra: Any) -> dict[str, Any]:
+    assert fake.tls is not None
     return {"cdn_provider": "gcore", "cdn_gcore_api_url": fake.url, "cdn_gcore_api_key": KEY,
-            "cdn_host": CDN_HOST, "cdn_gcore_origin": ORIGIN, **extra}
+            "cdn_gcore_ca_path": str(fake.tls[0]), "cdn_host": CDN_HOST, "cdn_gcore_origin": ORIGIN, **extra}
 
 
 def cname_target(run: PlayRun) -> str | None:
@@ -78,11 +79,11 @@ class Step:
         return f"writes={[(w.method, w.path, w.body) for w in self.writes]} failures={self.run.failure_messages()}"
 
 
-def step(playbook: Path, seed: dict[str, Any] | None = None, seed_rules: tuple[dict[str, Any], ...] = (),
-         paginate: bool = True, **extra: Any) -> Step:
-    """One run of the role against a fresh fake, holding the resource `seed` created if given,
-    with the rules `seed_rules`."""
-    with FakeGcoreApi(api_key=KEY, account_cname=ACCOUNT_CNAME, paginate=paginate) as fake:
+def step(playbook: Path, tls: tuple[Path, Path], seed: dict[str, Any] | None = None,
+         seed_rules: tuple[dict[str, Any], ...] = (), paginate: bool = True, **extra: Any) -> Step:
+    """One run of the role against a fresh fake (HTTPS with the `tls` certificate), holding the
+    resource `seed` created if given, with the rules `seed_rules`."""
+    with FakeGcoreApi(api_key=KEY, account_cname=ACCOUNT_CNAME, paginate=paginate, tls=tls) as fake:
         if seed is not None:
             resource = fake.seed_resource(seed)
             for rule in seed_rules:
@@ -94,12 +95,16 @@ def step(playbook: Path, seed: dict[str, Any] | None = None, seed_rules: tuple[d
 @pytest.fixture(scope="module")
 def steps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step]]:
     playbook = play(tmp_path_factory.mktemp("cdn_gcore"))
+    tls = self_signed(tmp_path_factory.mktemp("tls"))
     with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:
         # Runs that need no resource start with the one creating it.
-        unseeded = {name: pool.submit(step, playbook, **kwargs) for name, kwargs in {
+        unseeded = {name: pool.submit(step, playbook, tls, **kwargs) for name, kwargs in {
             "create": {},
             "wrong_key": {"cdn_gcore_api_key": WRONG_KEY},
             "no_key": {"cdn_gcore_api_key": ""},
+            # The key must never travel in clear, nor to a server whose certificate is not trusted.
+            "plain_http": {"cdn_gcore_api_url": "http://127.0.0.1:9"},
+            "untrusted": {"cdn_gcore_ca_path": ""},
         }.items()}
         create = unseeded["create"].result()
         created = [w.body for w in create.writes if (w.method, w.path) == ("POST", "/cdn/resources")]
@@ -109,7 +114,7 @@ def steps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Step]]
                    {**API_RULE, "name": "woodyswarm uncached /old", "rule": "^/old"},
                    {"name": "pictures a week", "rule": "^/.*[.]jpg", "ruleType": 0,
                     "options": {"edge_cache_settings": {"enabled": True, "value": "604800s"}}})
-        seeded = {name: pool.submit(step, playbook, **{"seed": seed, "seed_rules": rules, **kwargs}) for name, kwargs in {
+        seeded = {name: pool.submit(step, playbook, tls, **{"seed": seed, "seed_rules": rules, **kwargs}) for name, kwargs in {
             # older API versions list resources as a bare array, newer ones as a page
             "rerun": {"paginate": False},
             "new_origin": {"cdn_gcore_origin": "origin2.woodytoys.example"},
@@ -232,3 +237,19 @@ def test_a_missing_key_is_refused_before_any_request(steps: dict[str, Step]) -> 
     assert no_key.run.returncode != 0
     assert any("cdn_gcore_api_key must be set" in m for m in no_key.run.failure_messages()), no_key.run.failure_messages()
     assert no_key.requests == []
+
+
+def test_plain_http_is_refused_before_any_request(steps: dict[str, Step]) -> None:
+    plain = steps["plain_http"]
+    assert plain.run.returncode != 0
+    assert any("must be an https URL" in m for m in plain.run.failure_messages()), plain.run.failure_messages()
+    assert plain.requests == []
+
+
+def test_an_untrusted_certificate_stops_the_role_before_the_key_is_sent(steps: dict[str, Step]) -> None:
+    untrusted = steps["untrusted"]
+    assert untrusted.run.returncode != 0
+    assert untrusted.requests == []  # the TLS handshake failed: no request, no key, reached the fake
+    assert any("CERTIFICATE_VERIFY_FAILED" in m or "certificate verify failed" in m
+               for m in untrusted.run.failure_messages()), untrusted.run.failure_messages()
+
