@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pymysql
 import pytest
-from svc_support import FILES, fill_wheelhouse, free_port, http_get
+from svc_support import FILES, fill_wheelhouse, free_port, http_get, wait_until
 
 pytestmark = pytest.mark.images
 
@@ -139,16 +139,26 @@ def stack(images: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> I
         docker("network", "rm", network, check=False)
 
 
-def chromium(url: str, workdir: Path, *extra: str) -> str:
+@dataclass
+class Browsed:
+    dom: str  # with --dump-dom
+    console: list[str]  # the page's console messages, as Chromium logs them
+
+
+def chromium(url: str, workdir: Path, *extra: str) -> Browsed:
     binary = shutil.which("chromium") or shutil.which("chromium-browser")
     if binary is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
     profile = workdir / f"profile-{uuid.uuid4().hex[:6]}"
-    done = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                           "--virtual-time-budget=30000", *extra, url],
+    done = subprocess.run([binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--enable-logging=stderr",
+                           "--v=0", "--virtual-time-budget=30000", *extra, url],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return Browsed(done.stdout, [line for line in done.stderr.splitlines() if ":CONSOLE" in line])
+
+
+def csp_violations(browsed: Browsed) -> list[str]:
+    return [line for line in browsed.console if "Content Security Policy" in line]
 
 
 def natural_width(dom: str) -> int:
@@ -157,10 +167,27 @@ def natural_width(dom: str) -> int:
     return int(match.group(1))
 
 
+def run_front(stack: Stack, name: str, image_url: str) -> int:
+    """Another front container with its picture at image_url; the loopback port it answers on."""
+    port = free_port()
+    stack.run(name, stack.images["front"], "-e", f"FRONT_IMAGE_URL={image_url}", "-p", f"127.0.0.1:{port}:80")
+
+    def answers() -> bool:
+        try:
+            return http_get(f"http://127.0.0.1:{port}/", timeout=2).status == 200
+        except OSError:
+            return False
+
+    wait_until(answers, 20, f"the page of the {name} container on 127.0.0.1:{port}")
+    return port
+
+
 def test_front_page_renders_with_its_picture(stack: Stack, tmp_path: Path) -> None:
     from PIL import Image
 
-    assert natural_width(chromium(stack.base + "/", tmp_path, "--dump-dom")) > 0
+    page = chromium(stack.base + "/", tmp_path, "--dump-dom")
+    assert natural_width(page.dom) > 0
+    assert csp_violations(page) == []  # the page keeps to its own Content-Security-Policy
     shot = tmp_path / "front.png"
     chromium(stack.base + "/", tmp_path, f"--screenshot={shot}", "--window-size=1280,1000")
     with Image.open(shot) as img:
@@ -171,17 +198,17 @@ def test_front_page_renders_with_its_picture(stack: Stack, tmp_path: Path) -> No
 
 def test_a_missing_picture_is_detected(stack: Stack, tmp_path: Path) -> None:
     """Control for the test above: the same check reports 0 when the image cannot load."""
-    port = free_port()
-    stack.run("front-broken", stack.images["front"], "-e", "FRONT_IMAGE_URL=/missing.jpg",
-              "-p", f"127.0.0.1:{port}:80")
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if http_get(f"http://127.0.0.1:{port}/", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.3)
-    assert natural_width(chromium(f"http://127.0.0.1:{port}/", tmp_path, "--dump-dom")) == 0
+    port = run_front(stack, "front-broken", "/missing.jpg")
+    assert natural_width(chromium(f"http://127.0.0.1:{port}/", tmp_path, "--dump-dom").dom) == 0
+
+
+def test_the_policy_blocks_a_picture_from_elsewhere(stack: Stack, tmp_path: Path) -> None:
+    """Control for the CSP check: a picture the policy does not name (a data: URL, not the page's
+    origin nor an http(s) CDN) is blocked, and Chromium says so on the console."""
+    port = run_front(stack, "front-csp", "data:image/gif;base64,R0lGODlhAQABAAAAACw=")
+    page = chromium(f"http://127.0.0.1:{port}/", tmp_path, "--dump-dom")
+    assert natural_width(page.dom) == 0
+    assert any("img-src 'self'" in line for line in csp_violations(page)), page.console
 
 
 def test_picture_is_a_real_jpeg_and_rate_limited(stack: Stack) -> None:

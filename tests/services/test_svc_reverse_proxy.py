@@ -262,15 +262,19 @@ def site(tmp_path_factory: pytest.TempPathFactory, api_plain: ApiProcess) -> Ite
     dns = FakeDns({"front.test": "127.0.0.1"})  # api.test is unknown for now
     dns_port = dns.start()
     front_port = free_port()
+    for asset in ("woody.css", "woody.js"):
+        shutil.copy(FRONT_DIR / "html" / asset, html / asset)
     rendered = render(FRONT_DIR / "woody-front-entrypoint.sh", {
         "FRONT_TEMPLATE": str(FRONT_DIR / "html" / "index.html.template"),
         "FRONT_INDEX_PATH": str(html / "index.html"),
+        "FRONT_CSP_PATH": str(tmp / "csp.conf"),
     })
     assert rendered.returncode == 0, rendered.stderr
     front_conf = (FRONT_DIR / "woody-front.conf").read_text(encoding="utf-8")
     front_conf = front_conf.replace("listen 80 default_server;",
                                     f"listen 127.0.0.1:{front_port};")
     front_conf = front_conf.replace("/usr/share/woody/html", str(html))
+    front_conf = front_conf.replace("/etc/nginx/woody-csp.conf", str(tmp / "csp.conf"))
     (tmp / "front.conf").write_text(front_conf, encoding="utf-8")
     try:
         proxy = start_proxy(tmp, dns_port, {
@@ -324,6 +328,12 @@ def test_no_answer_names_the_nginx_version_and_the_front_forbids_type_sniffing(s
         assert reply.headers.get("X-Content-Type-Options") == "nosniff", (path, reply.headers)
     page = http_get(base + "/")
     assert page.headers.get("Cache-Control") == "no-cache"  # the page is revalidated, its picture cached
+    policy = page.headers.get("Content-Security-Policy", "")
+    assert "default-src 'none'" in policy and "img-src 'self';" in policy and "unsafe" not in policy, policy
+    # The page keeps to it: nothing inline, its style and script are files of the site.
+    assert "<style" not in page.body and "<script>" not in page.body
+    for asset in ("/woody.css", "/woody.js"):
+        assert http_get(base + asset).status == 200, asset
 
 
 def test_static_rate_limit(site: Site) -> None:
@@ -360,11 +370,16 @@ def test_rp_entrypoint_rejects_unsafe_values(tmp_path: Path, name: str, value: s
 
 def test_front_image_url_is_configurable(tmp_path: Path) -> None:
     base = {"FRONT_TEMPLATE": str(FRONT_DIR / "html" / "index.html.template"),
-            "FRONT_INDEX_PATH": str(tmp_path / "index.html")}
+            "FRONT_INDEX_PATH": str(tmp_path / "index.html"), "FRONT_CSP_PATH": str(tmp_path / "csp.conf")}
     cdn = render(FRONT_DIR / "woody-front-entrypoint.sh",
-                 {**base, "FRONT_IMAGE_URL": "http://cdn.woody.lab/5mo.jpg"})
+                 {**base, "FRONT_IMAGE_URL": "http://cdn.woody.lab:8081/5mo.jpg"})
     assert cdn.returncode == 0
-    assert 'src="http://cdn.woody.lab/5mo.jpg"' in (tmp_path / "index.html").read_text()
+    assert 'src="http://cdn.woody.lab:8081/5mo.jpg"' in (tmp_path / "index.html").read_text()
+    # The policy lets the page load its picture from the CDN, and from nowhere else.
+    assert "img-src 'self' http://cdn.woody.lab:8081;" in (tmp_path / "csp.conf").read_text()
+    sneaky = render(FRONT_DIR / "woody-front-entrypoint.sh",
+                    {**base, "FRONT_IMAGE_URL": "http://cdn.woody.lab;script-src=*/5mo.jpg"})
+    assert sneaky.returncode == 64
     bad = render(FRONT_DIR / "woody-front-entrypoint.sh",
                  {**base, "FRONT_IMAGE_URL": 'x" onerror="alert(1)'})
     assert bad.returncode == 64
