@@ -88,6 +88,16 @@ def test_only_the_proxy_joins_the_front_tier_to_the_state(tmp_path):
     assert stack["networks"]["back"].get("internal") is True
 
 
+def test_services_keep_only_the_capabilities_they_need(tmp_path):
+    services = render(tmp_path, stack_stage="cdn")["services"]
+    assert services["api"]["cap_drop"] == ["ALL"] and "cap_add" not in services["api"]
+    assert services["api"]["read_only"] is True and services["api"]["tmpfs"] == ["/tmp"]
+    assert services["front"]["cap_add"] == ["CHOWN", "NET_BIND_SERVICE", "SETGID", "SETUID"]
+    for name in ("redis", "reverse", "cdn"):
+        assert services[name]["cap_drop"] == ["ALL"] and services[name]["cap_add"] == ["CHOWN", "SETGID", "SETUID"], name
+    assert "cap_drop" not in services["db"]
+
+
 def test_default_publishing_is_ingress_with_vips(tmp_path):
     stack = render(tmp_path)
     reverse = stack["services"]["reverse"]
