@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import docker
+from docker.models.containers import Container
 from docker.models.services import Service
 
 MANAGER = "unix:///run/woodylab/node1.sock"
@@ -24,6 +25,14 @@ def service(name: str) -> Service:
 def running_tasks(name: str) -> list[dict[str, Any]]:
     """The service's tasks that are meant to run and do."""
     return [t for t in service(name).tasks(filters={"desired-state": "running"}) if t["Status"]["State"] == "running"]
+
+
+def container_of(task: dict[str, Any]) -> Container:
+    """A task's container, through the engine of the node it runs on (the lab links each
+    node's engine socket at /run/woodylab/<node>.sock)."""
+    node = manager().nodes.get(task["NodeID"]).attrs["Description"]["Hostname"]
+    engine = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock")
+    return engine.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
 
 
 def wait_for(what: str, check: Callable[[], object], timeout: float, period: float = 0.5) -> float:

@@ -7,12 +7,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-import docker
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
-from lab_swarm import manager, running_tasks  # noqa: E402
+from lab_swarm import container_of as task_container, manager, running_tasks  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 SITE = "http://127.0.0.1:8080"
@@ -106,11 +105,8 @@ def test_rerun_changes_nothing_and_restarts_no_task(stage):
 
 
 def container_of(name: str):
-    """A running task's container of the service, through its node's engine."""
-    task = running_tasks(name)[0]
-    node = manager().nodes.get(task["NodeID"]).attrs["Description"]["Hostname"]
-    engine = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock")
-    return engine.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+    """A running task's container of the service."""
+    return task_container(running_tasks(name)[0])
 
 
 def connects(container, host: str, port: int) -> bool:

@@ -12,11 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-import docker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import run_playbook  # noqa: E402
-from lab_swarm import MANAGER, manager, running_tasks as running, wait_for  # noqa: E402
+from lab_swarm import MANAGER, container_of, manager, running_tasks as running, wait_for  # noqa: E402
 from site_probe import SITE, SiteProbe  # noqa: E402
 
 testinfra_hosts = ["localhost"]
@@ -146,9 +145,7 @@ def test_a_service_left_short_is_forced_back_by_the_convergence_wait(tmp_path):
                  lambda: len(running("front")) == 2 and manager().services.get("woodytoys_front")
                  .attrs.get("UpdateStatus", {}).get("State") in (None, "completed"), timeout=120)
         victim = running("front")[0]
-        node = manager().nodes.get(victim["NodeID"]).attrs["Description"]["Hostname"]
-        engine = docker.DockerClient(base_url=f"unix:///run/woodylab/{node}.sock")
-        engine.containers.get(victim["Status"]["ContainerStatus"]["ContainerID"]).stop(timeout=10)
+        container_of(victim).stop(timeout=10)
         wait_for("the front short of one task", lambda: len(running("front")) == 1, timeout=60)
         playbook = tmp_path / "heal.yml"
         playbook.write_text(HEAL_WAIT)
