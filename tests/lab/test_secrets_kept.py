@@ -1,5 +1,5 @@
 """Secrets kept: after a full site.yml whose database, registry and Redis passwords come from
-ansible-vault, no password is found in the play's verbose output (-vvv), in any file the roles
+ansible-vault (the api's database user's too), no password is found in the play's verbose output (-vvv), in any file the roles
 rendered on the controller and the nodes, in the containers' configuration, in the Docker
 configs or in `docker service inspect`; the database port is not published outside the
 overlay network. Runs on the lab (a full site.yml: lab, images, stack)."""
@@ -71,8 +71,8 @@ class SiteRun:
 
 @pytest.fixture(scope="module")
 def passwords() -> Passwords:
-    return Passwords(database=lab_password("db_root_password"), registry=lab_password("registry_password"),
-                     redis=lab_password("redis_password"))
+    return Passwords(database=lab_password("db_root_password"), database_app=lab_password("db_app_password"),
+                     registry=lab_password("registry_password"), redis=lab_password("redis_password"))
 
 
 def needles(passwords: Passwords) -> dict[str, bytes]:
@@ -97,12 +97,13 @@ def site_run(tmp_path_factory, passwords) -> SiteRun:
     vault_password.chmod(0o600)
     vault = work / "vault.yml"
     plain = (f'vault_db_root_password: "{passwords["database"]}"\nvault_registry_password: "{passwords["registry"]}"\n'
-             f'vault_redis_password: "{passwords["redis"]}"\n')
+             f'vault_redis_password: "{passwords["redis"]}"\nvault_db_app_password: "{passwords["database_app"]}"\n')
     subprocess.run(["ansible-vault", "encrypt", "--vault-password-file", str(vault_password), "--output", str(vault)],
                    input=plain, text=True, check=True, capture_output=True)
     assert vault.read_text().startswith("$ANSIBLE_VAULT;") and not leaks(vault.read_bytes(), passwords)
     from_vault = work / "from-vault.yml"
     from_vault.write_text('stack_db_password: "{{ vault_db_root_password }}"\n'
+                          'stack_db_app_password: "{{ vault_db_app_password }}"\n'
                           'woody_registry_password: "{{ vault_registry_password }}"\n'
                           'stack_redis_password: "{{ vault_redis_password }}"\n')
     # The stack scenario's quick knobs: the images built here are the ones it deploys.

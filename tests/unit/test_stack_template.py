@@ -29,6 +29,7 @@ PLAY = textwrap.dedent("""\
             mode: "0644"
           vars:
             stack_db_secret_name: woodytoys_db_root_password_v1
+            stack_db_app_secret_name: woodytoys_db_app_password_v1
             stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
 """).replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "templates/stack.yml.j2"))
 
@@ -68,6 +69,14 @@ def test_every_stage_renders_a_valid_stack(tmp_path, stage):
     assert ("cdn" in services) == (stage == "cdn")  # the self-hosted edge, by default
     assert "db-data" in stack["volumes"]
     assert stack["secrets"]["woodytoys_db_root_password_v1"]["external"] is True
+    # The api logs in as its own user; root's password reaches the database alone.
+    assert services["api"]["environment"]["DB_USER"] == "woody_api_v1"  # one login per secret version
+    assert [(s["source"], s["target"]) for s in services["api"]["secrets"] if s["source"].startswith("woodytoys_db")] \
+        == [("woodytoys_db_app_password_v1", "db_password")]
+    assert services["api"]["environment"]["DB_PASSWORD_FILE"] == "/run/secrets/db_password"
+    assert [name for name, spec in services.items()
+            if any(s["source"] == "woodytoys_db_root_password_v1" for s in spec.get("secrets", []))] == ["db"]
+    assert services["db"]["environment"]["MYSQL_ROOT_HOST"] == "localhost"
     if stage in ("redis", "cdn"):
         # Redis asks for a password that only secrets carry: its config file, the clients' file.
         assert services["redis"]["command"][:2] == ["redis-server", "/run/secrets/redis.conf"]

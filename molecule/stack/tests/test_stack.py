@@ -141,7 +141,7 @@ def test_the_front_tier_cannot_reach_the_database_or_redis(stage):
 
 def test_secret_never_in_the_rendered_file(stage):
     passwords = {name: Path(f"/var/lib/woodyswarm/secrets/{name}").read_text().strip()
-                 for name in ("db_root_password", "redis_password")}
+                 for name in ("db_root_password", "db_app_password", "redis_password")}
     # Rendered on the manager node1, whose /var/lib/woodyswarm the controller sees here.
     rendered = list(Path("/var/lib/woodylab/node1/woodyswarm/stacks").glob("stack*.yml"))
     assert rendered
