@@ -7,6 +7,9 @@
 # file next to the configuration. When the command is nginx, a watcher started in the
 # background re-resolves the names every RP_RESOLVE_INTERVAL seconds and, only when an
 # address set changed, rewrites that file, checks it with `nginx -t` and reloads nginx.
+#
+# Optional parts of the template (HTTPS, the redirect to it, per-client limits) are lines
+# marked @IF_NAME@, kept only when their variables turn them on.
 set -eu
 
 : "${RP_LISTEN_PORT:=8080}"
@@ -29,6 +32,25 @@ set -eu
 # File holding Redis's password (a Docker secret), read by the Lua lookup. Empty: no password.
 : "${RP_CACHE_REDIS_PASSWORD_FILE:=}"
 : "${RP_UPSTREAM_KEEPALIVE_TIMEOUT:=4s}"
+# HTTPS: PEM certificate (chain) and key, Docker secrets under /run/secrets in production.
+# Both empty: plain HTTP only. RP_TLS_PORT is the container's HTTPS port: unprivileged like
+# 8080, so nginx needs no NET_BIND_SERVICE; the published port maps 443 onto it.
+: "${RP_TLS_CERT_FILE:=}"
+: "${RP_TLS_KEY_FILE:=}"
+: "${RP_TLS_PORT:=8443}"
+# 1: plain HTTP answers 301 to HTTPS and HTTPS answers carry HSTS (needs TLS). 0: both
+# schemes serve (the lab's measurements use plain HTTP). RP_HTTPS_PUBLIC_PORT is the port the
+# clients see (the published one), written in the redirect's Location unless it is 443.
+: "${RP_HTTPS_REDIRECT:=0}"
+: "${RP_HTTPS_PUBLIC_PORT:=443}"
+# Per client address (limit_req / limit_conn), each off when empty; a refused request gets a
+# 429 with Retry-After: 1. RATE: requests per second; BURST (default twice the rate): requests
+# answered at once above the rate, so a page and its assets never wait; CONNECTIONS: requests
+# in flight at once. Behind a shared address (Swarm's ingress mesh without `mode: host`, a
+# CDN edge) every client counts as one: size them for that or leave them off.
+: "${RP_CLIENT_RATE:=}"
+: "${RP_CLIENT_BURST:=}"
+: "${RP_CLIENT_CONNECTIONS:=}"
 : "${RP_GETENT:=getent}"
 : "${RP_TEMPLATE:=/etc/woody/woody-rp.conf.template}"
 : "${RP_CONF_PATH:=/etc/nginx/conf.d/woody-rp.conf}"
@@ -42,6 +64,16 @@ check() {
         exit 64
     fi
 }
+
+# A file the configuration names (a secret): an absolute path to a readable, non-empty file.
+check_file() {
+    check "$1" "$2" '/[0-9A-Za-z._/-]+'
+    if [ ! -s "$2" ] || [ ! -r "$2" ]; then
+        echo "woody-rp: $1=$2 is missing, unreadable or empty" >&2
+        exit 64
+    fi
+}
+
 check RP_LISTEN_PORT "$RP_LISTEN_PORT" '([0-9.]+:)?[0-9]{1,5}'
 check RP_RESOLVER "$RP_RESOLVER" '[][0-9A-Za-z.:_ -]+'
 check RP_RESOLVER_VALID "$RP_RESOLVER_VALID" '[0-9]+(ms|s|m)?'
@@ -60,11 +92,34 @@ if [ -n "$RP_CACHE_REDIS" ]; then
 fi
 check RP_CACHE_LUA "$RP_CACHE_LUA" '[0-9A-Za-z._/-]+'
 if [ -n "$RP_CACHE_REDIS_PASSWORD_FILE" ]; then
-    check RP_CACHE_REDIS_PASSWORD_FILE "$RP_CACHE_REDIS_PASSWORD_FILE" '/[0-9A-Za-z._/-]+'
-    if [ ! -s "$RP_CACHE_REDIS_PASSWORD_FILE" ]; then
-        echo "woody-rp: RP_CACHE_REDIS_PASSWORD_FILE=$RP_CACHE_REDIS_PASSWORD_FILE is missing or empty" >&2
+    check_file RP_CACHE_REDIS_PASSWORD_FILE "$RP_CACHE_REDIS_PASSWORD_FILE"
+fi
+if [ -n "$RP_TLS_CERT_FILE$RP_TLS_KEY_FILE" ]; then
+    if [ -z "$RP_TLS_CERT_FILE" ] || [ -z "$RP_TLS_KEY_FILE" ]; then
+        echo "woody-rp: RP_TLS_CERT_FILE and RP_TLS_KEY_FILE go together (both set: HTTPS;" \
+            "both empty: plain HTTP only)" >&2
         exit 64
     fi
+    check_file RP_TLS_CERT_FILE "$RP_TLS_CERT_FILE"
+    check_file RP_TLS_KEY_FILE "$RP_TLS_KEY_FILE"
+fi
+check RP_TLS_PORT "$RP_TLS_PORT" '([0-9.]+:)?[0-9]{1,5}'
+check RP_HTTPS_REDIRECT "$RP_HTTPS_REDIRECT" '[01]'
+check RP_HTTPS_PUBLIC_PORT "$RP_HTTPS_PUBLIC_PORT" '[0-9]{1,5}'
+if [ "$RP_HTTPS_REDIRECT" = 1 ] && [ -z "$RP_TLS_CERT_FILE" ]; then
+    echo "woody-rp: RP_HTTPS_REDIRECT=1 needs HTTPS (RP_TLS_CERT_FILE and RP_TLS_KEY_FILE)" >&2
+    exit 64
+fi
+if [ -n "$RP_CLIENT_RATE" ]; then
+    check RP_CLIENT_RATE "$RP_CLIENT_RATE" '[1-9][0-9]{0,5}'
+    : "${RP_CLIENT_BURST:=$((RP_CLIENT_RATE * 2))}"
+    check RP_CLIENT_BURST "$RP_CLIENT_BURST" '[0-9]{1,6}'
+elif [ -n "$RP_CLIENT_BURST" ]; then
+    echo "woody-rp: RP_CLIENT_BURST=$RP_CLIENT_BURST needs RP_CLIENT_RATE" >&2
+    exit 64
+fi
+if [ -n "$RP_CLIENT_CONNECTIONS" ]; then
+    check RP_CLIENT_CONNECTIONS "$RP_CLIENT_CONNECTIONS" '[1-9][0-9]{0,5}'
 fi
 check RP_GETENT "$RP_GETENT" '[0-9A-Za-z._/-]+'
 check RP_CONF_PATH "$RP_CONF_PATH" '[0-9A-Za-z._/-]+'
@@ -172,10 +227,43 @@ else
     cache_lookup=""
 fi
 
-awk -v http="$cache_http" -v lookup="$cache_lookup" \
-    '$0 == "@RP_CACHE_HTTP@" { print http; next } $0 == "@RP_CACHE_LOOKUP@" { print lookup; next } { print }' \
+# The template's optional lines (@IF_NAME@ at the start) that are kept.
+options=""
+https_port_suffix=""
+if [ -n "$RP_TLS_CERT_FILE" ]; then
+    options="$options TLS"
+    if [ "$RP_HTTPS_REDIRECT" = 1 ]; then
+        options="$options REDIRECT"
+    fi
+    if [ "$RP_HTTPS_PUBLIC_PORT" != 443 ]; then
+        https_port_suffix=":$RP_HTTPS_PUBLIC_PORT"
+    fi
+fi
+if [ -n "$RP_CLIENT_RATE" ]; then
+    options="$options RATE LIMITS"
+fi
+if [ -n "$RP_CLIENT_CONNECTIONS" ]; then
+    options="$options CONN LIMITS"
+fi
+
+awk -v http="$cache_http" -v lookup="$cache_lookup" -v options="$options" '
+    BEGIN { n = split(options, names, " "); for (i = 1; i <= n; i++) on[names[i]] = 1 }
+    $0 == "@RP_CACHE_HTTP@" { print http; next }
+    $0 == "@RP_CACHE_LOOKUP@" { print lookup; next }
+    match($0, /^@IF_[A-Z]+@/) {
+        if ((substr($0, 5, RLENGTH - 5)) in on) print substr($0, RLENGTH + 1)
+        next
+    }
+    { print }' \
     "$RP_TEMPLATE" |
 sed -e "s|@RP_LISTEN_PORT@|$RP_LISTEN_PORT|g" \
+    -e "s|@RP_TLS_PORT@|$RP_TLS_PORT|g" \
+    -e "s|@RP_TLS_CERT_FILE@|$RP_TLS_CERT_FILE|g" \
+    -e "s|@RP_TLS_KEY_FILE@|$RP_TLS_KEY_FILE|g" \
+    -e "s|@RP_HTTPS_PORT_SUFFIX@|$https_port_suffix|g" \
+    -e "s|@RP_CLIENT_RATE@|$RP_CLIENT_RATE|g" \
+    -e "s|@RP_CLIENT_BURST@|$RP_CLIENT_BURST|g" \
+    -e "s|@RP_CLIENT_CONNECTIONS@|$RP_CLIENT_CONNECTIONS|g" \
     -e "s|@RP_UPSTREAM_PATH@|$RP_UPSTREAM_PATH|g" \
     -e "s|@RP_STATIC_RATE@|$RP_STATIC_RATE|g" \
     -e "s|@RP_PROXY_READ_TIMEOUT@|$RP_PROXY_READ_TIMEOUT|g" \

@@ -11,6 +11,7 @@ one-request-at-a-time backends on 127.0.0.2-7 stand for the api replicas.
 from __future__ import annotations
 
 import collections
+import http.client
 import http.server
 import os
 import random
@@ -18,6 +19,7 @@ import shutil
 import signal
 import socket
 import socketserver
+import ssl
 import struct
 import subprocess
 import sys
@@ -35,6 +37,7 @@ import redis
 from svc_support import (
     FILES,
     HEAVY_SECONDS,
+    LOOPBACK,
     ApiProcess,
     RedisServer,
     Reply,
@@ -137,6 +140,7 @@ class Proxy:
     tmp: Path
     port: int
     proc: subprocess.Popen[bytes]
+    tls_port: int = 0  # RP_TLS_PORT: nothing listens there unless RP_TLS_* are set
 
     @property
     def base(self) -> str:
@@ -200,7 +204,7 @@ def start_proxy(tmp: Path, dns_port: int, env: dict[str, str], *, workers: int =
     getent.write_text(FAKE_GETENT.format(python=sys.executable, port=dns_port),
                       encoding="utf-8")
     getent.chmod(0o755)
-    port = free_port()
+    port, tls_port = free_port(), free_port()
     temp_paths = "".join(f"    {d}_temp_path {tmp / d};\n"
                          for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
     extra = "".join(f"    include {path};\n" for path in includes)
@@ -215,6 +219,7 @@ def start_proxy(tmp: Path, dns_port: int, env: dict[str, str], *, workers: int =
     full_env = {
         "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
         "RP_LISTEN_PORT": f"127.0.0.1:{port}",
+        "RP_TLS_PORT": f"127.0.0.1:{tls_port}",
         "RP_RESOLVE_INTERVAL": str(RESOLVE_INTERVAL),
         "RP_GETENT": str(getent),
         "RP_TEMPLATE": str(RP_DIR / "woody-rp.conf.template"),
@@ -227,7 +232,7 @@ def start_proxy(tmp: Path, dns_port: int, env: dict[str, str], *, workers: int =
         proc = subprocess.Popen(["sh", str(ENTRYPOINT), nginx, "-c", str(tmp / "nginx.conf")],
                                 env=full_env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=log)
-    proxy = Proxy(tmp, port, proc)
+    proxy = Proxy(tmp, port, proc, tls_port)
     try:
         wait_until(lambda: port_open(port) or proc.poll() is not None, 10, "nginx")
         assert proc.poll() is None, proxy.entrypoint_log
@@ -360,6 +365,11 @@ def test_static_rate_limit(site: Site) -> None:
     ("RP_LISTEN_PORT", "80 default"),
     ("RP_RESOLVE_INTERVAL", "1; rm -rf /"),
     ("RP_GETENT", "getent hosts x"),
+    ("RP_TLS_PORT", "8443 default"),
+    ("RP_HTTPS_PUBLIC_PORT", "443/evil"),
+    ("RP_HTTPS_REDIRECT", "yes"),
+    ("RP_CLIENT_RATE", "5r/s"),
+    ("RP_CLIENT_CONNECTIONS", "0"),
 ])
 def test_rp_entrypoint_rejects_unsafe_values(tmp_path: Path, name: str, value: str) -> None:
     env = {name: value, "RP_TEMPLATE": str(RP_DIR / "woody-rp.conf.template"),
@@ -389,19 +399,32 @@ def test_front_image_url_is_configurable(tmp_path: Path) -> None:
 
 
 class SlowServer(socketserver.TCPServer):
-    """One request at a time, no threads (like one api replica); each takes ``delay`` s."""
+    """One request at a time, no threads (like one api replica); each takes ``delay`` s
+    (``/fast`` paths none) and answers ``label`` (by default its address)."""
 
     allow_reuse_address = True
     delay = BACKEND_SECONDS
+
+    def __init__(self, address: tuple[str, int], label: str = "") -> None:
+        super().__init__(address, SlowHandler)
+        self.label = label or self.server_address[0]
+        self.requests: list[tuple[str, str | None]] = []  # (path, X-Forwarded-Proto) of each
+
+
+class ThreadedServer(socketserver.ThreadingMixIn, SlowServer):
+    """Any number of requests at once."""
+
+    daemon_threads = True
 
 
 class SlowHandler(http.server.BaseHTTPRequestHandler):
     server: SlowServer
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.server.requests.append((self.path, self.headers.get("X-Forwarded-Proto")))
         if not self.path.endswith("/fast"):
             time.sleep(self.server.delay)
-        body = self.server.server_address[0].encode()
+        body = self.server.label.encode()
         self.send_response(200)
         self.send_header("X-Served-By", body.decode())
         self.send_header("Content-Length", str(len(body)))
@@ -470,7 +493,7 @@ def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
         port = free_port()
         try:
             for address in addresses:
-                servers.append(SlowServer((address, port), SlowHandler))
+                servers.append(SlowServer((address, port)))
             break
         except OSError:
             for server in servers:
@@ -694,6 +717,8 @@ def test_image_balances_follows_replicas_and_stops_cleanly() -> None:
 class CachedSite:
     base: str
     api: ApiProcess
+    dns_port: int
+    env: dict[str, str]  # its proxy's RP_* variables
 
 
 @pytest.fixture(scope="module")
@@ -705,20 +730,21 @@ def cached_site(tmp_path_factory: pytest.TempPathFactory, start_api: StartApi,
                                             "REDIS_PASSWORD_FILE": str(redis_server.password_file)})
     dns = FakeDns({"api.test": "127.0.0.1", "front.test": "127.0.0.1"})
     dns_port = dns.start()
+    env = {
+        "RP_RESOLVER": f"127.0.0.1:{dns_port}",
+        "RP_API_HOST": "api.test", "RP_API_PORT": str(api.port),
+        "RP_FRONT_HOST": "front.test", "RP_FRONT_PORT": str(free_port()),
+        "RP_CACHE_REDIS": f"127.0.0.1:{redis_server.port}",
+        "RP_CACHE_REDIS_PASSWORD_FILE": str(redis_server.password_file),
+        "RP_CACHE_LUA": str(RP_DIR / "woody-cache-hit.lua"),
+    }
     try:
-        proxy = start_proxy(tmp, dns_port, {
-            "RP_RESOLVER": f"127.0.0.1:{dns_port}",
-            "RP_API_HOST": "api.test", "RP_API_PORT": str(api.port),
-            "RP_FRONT_HOST": "front.test", "RP_FRONT_PORT": str(free_port()),
-            "RP_CACHE_REDIS": f"127.0.0.1:{redis_server.port}",
-            "RP_CACHE_REDIS_PASSWORD_FILE": str(redis_server.password_file),
-            "RP_CACHE_LUA": str(RP_DIR / "woody-cache-hit.lua"),
-        }, workers=1)
+        proxy = start_proxy(tmp, dns_port, env, workers=1)
     except BaseException:
         dns.stop()
         raise
     try:
-        yield CachedSite(proxy.base, api)
+        yield CachedSite(proxy.base, api, dns_port, env)
     finally:
         proxy.stop()
         dns.stop()
@@ -790,3 +816,249 @@ def test_without_redis_the_proxy_leaves_every_request_to_the_api(
     replies = [http_get(f"{base}/api/misc/heavy?name=no-redis") for _ in range(3)]
     assert [(r.status, r.cache) for r in replies] == [(200, "BYPASS")] * 3
     assert all(r.seconds < HEAVY_SECONDS + 1 for r in replies)
+
+
+# --- facing the internet: HTTPS, the redirect to it, per-client limits -------------------------
+
+BURST_REQUESTS = 30
+HSTS = "max-age=31536000"
+
+
+def get_from(port: int, path: str = "/", *, host: str | None = None,
+             tls: ssl.SSLContext | None = None, source: str = LOOPBACK) -> Reply:
+    """One GET to 127.0.0.1:``port`` that follows no redirect: over TLS with ``tls``, with
+    ``host`` as its Host header, from the address ``source`` (another client)."""
+    start = time.monotonic()
+    conn = (http.client.HTTPSConnection(LOOPBACK, port, timeout=10, context=tls,
+                                        source_address=(source, 0)) if tls else
+            http.client.HTTPConnection(LOOPBACK, port, timeout=10, source_address=(source, 0)))
+    try:
+        conn.request("GET", path, headers={"Host": host} if host else {})
+        resp = conn.getresponse()
+        return Reply(resp.status, dict(resp.headers), resp.read().decode("utf-8"),
+                     time.monotonic() - start)
+    finally:
+        conn.close()
+
+
+@dataclass
+class Tls:
+    """A self-signed certificate for 127.0.0.1 and its key (0600), as Docker secrets give them."""
+
+    cert: Path
+    key: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"RP_TLS_CERT_FILE": str(self.cert), "RP_TLS_KEY_FILE": str(self.key)}
+
+    def client(self) -> ssl.SSLContext:
+        """A client that trusts this certificate alone, and checks that it names 127.0.0.1."""
+        return ssl.create_default_context(cafile=self.cert)
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
+    tmp = tmp_path_factory.mktemp("tls")
+    made = Tls(tmp / "cert.pem", tmp / "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                    "-keyout", str(made.key), "-out", str(made.cert),
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    made.key.chmod(0o600)
+    return made
+
+
+@dataclass
+class Edge:
+    """Threaded backends behind api.edge and front.edge, answering "api" and "front" (the
+    api's paths but /fast take 1 s), and the proxies a test starts in front of them."""
+
+    api: SlowServer
+    front: SlowServer
+    dns_port: int
+    tmp: Path
+    proxies: list[Proxy] = field(default_factory=list)
+
+    def start(self, env: dict[str, str]) -> Proxy:
+        tmp = self.tmp / f"proxy{len(self.proxies)}"
+        tmp.mkdir()
+        proxy = start_proxy(tmp, self.dns_port, {
+            "RP_API_HOST": "api.edge", "RP_API_PORT": str(self.api.server_address[1]),
+            "RP_FRONT_HOST": "front.edge", "RP_FRONT_PORT": str(self.front.server_address[1]),
+            **env})
+        self.proxies.append(proxy)
+        return proxy
+
+
+@pytest.fixture()
+def edge(tmp_path: Path) -> Iterator[Edge]:
+    need_nginx()
+    servers = [ThreadedServer((LOOPBACK, 0), "api"), ThreadedServer((LOOPBACK, 0), "front")]
+    servers[0].delay, servers[1].delay = 1.0, 0.0
+    for server in servers:
+        threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True).start()
+    dns = FakeDns({"api.edge": LOOPBACK, "front.edge": LOOPBACK})
+    made = Edge(servers[0], servers[1], dns.start(), tmp_path)
+    try:
+        yield made
+    finally:
+        for proxy in made.proxies:
+            proxy.stop()
+        dns.stop()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_https_serves_the_front_and_the_api_with_the_given_certificate(edge: Edge,
+                                                                       tls: Tls) -> None:
+    proxy = edge.start(tls.env)
+    for path, body in (("/", "front"), ("/api/fast", "api")):
+        reply = get_from(proxy.tls_port, path, tls=tls.client())
+        assert (reply.status, reply.body) == (200, body), path
+    assert edge.api.requests == [("/api/fast", "https")]  # X-Forwarded-Proto
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
+def test_https_accepts_tls_1_2_and_1_3_only(edge: Edge, tls: Tls) -> None:
+    proxy = edge.start(tls.env)
+
+    def version(minimum: ssl.TLSVersion, maximum: ssl.TLSVersion) -> str | None:
+        context = tls.client()
+        context.set_ciphers("ALL:@SECLEVEL=0")  # so that this client does offer old versions
+        context.minimum_version, context.maximum_version = minimum, maximum
+        with socket.create_connection((LOOPBACK, proxy.tls_port), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname=LOOPBACK) as conn:
+            return conn.version()
+
+    assert version(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.MAXIMUM_SUPPORTED) == "TLSv1.3"
+    assert version(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    with pytest.raises(ssl.SSLError):
+        version(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+
+
+def test_redirect_sends_plain_http_to_https_on_the_public_port(edge: Edge, tls: Tls) -> None:
+    on = {**tls.env, "RP_HTTPS_REDIRECT": "1"}
+    proxies = {"": edge.start(on), ":8443": edge.start({**on, "RP_HTTPS_PUBLIC_PORT": "8443"})}
+    for suffix, proxy in proxies.items():
+        for host in ("shop.example", "shop.example:8080", "Shop.Example.:80", "[::1]:80"):
+            reply = get_from(proxy.port, "/api/x?a=1&b=%2F", host=host)
+            name = "[::1]" if host.startswith("[") else "shop.example"
+            assert reply.status == 301, (host, reply)
+            assert reply.headers["Location"] == f"https://{name}{suffix}/api/x?a=1&b=%2F", host
+            assert "Strict-Transport-Security" not in reply.headers
+    assert edge.api.requests == [] and edge.front.requests == []
+
+
+def test_redirect_cannot_be_sent_to_another_host(edge: Edge, tls: Tls) -> None:
+    proxy = edge.start({**tls.env, "RP_HTTPS_REDIRECT": "1"})
+    for host in ("shop.example@evil.example", "evil.example\\shop.example",
+                 "evil.example?.shop.example", "evil.example#.shop.example",
+                 "evil.example%2f.shop.example"):
+        reply = get_from(proxy.port, "/", host=host)
+        assert reply.status == 400 and "Location" not in reply.headers, (host, reply)
+
+
+def test_redirect_on_https_answers_carry_hsts(edge: Edge, tls: Tls) -> None:
+    proxy = edge.start({**tls.env, "RP_HTTPS_REDIRECT": "1"})
+    for path in ("/", "/api/fast"):
+        reply = get_from(proxy.tls_port, path, tls=tls.client())
+        assert reply.status == 200 and reply.headers.get("Strict-Transport-Security") == HSTS
+
+
+def test_without_the_redirect_plain_http_serves_and_nothing_carries_hsts(edge: Edge,
+                                                                         tls: Tls) -> None:
+    proxy = edge.start(tls.env)
+    for reply in (http_get(proxy.base + "/"), get_from(proxy.tls_port, "/", tls=tls.client())):
+        assert reply.status == 200 and "Strict-Transport-Security" not in reply.headers, reply
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"RP_TLS_CERT_FILE": "{cert}"}, "RP_TLS_CERT_FILE and RP_TLS_KEY_FILE go together"),
+    ({"RP_TLS_KEY_FILE": "{key}"}, "RP_TLS_CERT_FILE and RP_TLS_KEY_FILE go together"),
+    ({"RP_TLS_CERT_FILE": "{cert}", "RP_TLS_KEY_FILE": "{missing}"},
+     "RP_TLS_KEY_FILE={missing} is missing"),
+    ({"RP_TLS_CERT_FILE": "{empty}", "RP_TLS_KEY_FILE": "{key}"},
+     "RP_TLS_CERT_FILE={empty} is missing"),
+    ({"RP_HTTPS_REDIRECT": "1"}, "RP_HTTPS_REDIRECT=1 needs HTTPS"),
+    ({"RP_CLIENT_BURST": "10"}, "RP_CLIENT_BURST=10 needs RP_CLIENT_RATE"),
+])
+def test_rp_entrypoint_refuses_an_incomplete_https_or_limit_setup(
+        tmp_path: Path, tls: Tls, env: dict[str, str], message: str) -> None:
+    (tmp_path / "empty.pem").touch()
+    paths = {"cert": tls.cert, "key": tls.key, "missing": tmp_path / "no-key.pem",
+             "empty": tmp_path / "empty.pem"}
+    done = render(ENTRYPOINT, {
+        "RP_TEMPLATE": str(RP_DIR / "woody-rp.conf.template"),
+        "RP_CONF_PATH": str(tmp_path / "rp.conf"),
+        **{name: value.format(**paths) for name, value in env.items()}})
+    assert done.returncode == 64
+    assert f"woody-rp: {message.format(**paths)}" in done.stderr.decode(), done.stderr
+    assert not (tmp_path / "rp.conf").exists()
+
+
+def assert_refused(reply: Reply) -> None:
+    assert reply.status == 429, reply
+    assert reply.headers.get("Retry-After") == "1", reply.headers
+    assert reply.body == "too many requests: retry in a second\n", reply.body
+
+
+def test_client_rate_limit_refuses_the_excess_with_retry_after(edge: Edge) -> None:
+    proxy = edge.start({"RP_CLIENT_RATE": "5"})
+    start = time.monotonic()
+    replies = [http_get(proxy.base + "/api/fast") for _ in range(BURST_REQUESTS)]
+    seconds = time.monotonic() - start
+    statuses = [r.status for r in replies]
+    served = statuses.count(200)
+    # One, then the default burst (twice the rate), at once (nodelay); then 5 a second.
+    assert statuses[:11] == [200] * 11, statuses
+    assert sum(r.seconds for r in replies[:11]) < 1, [r.seconds for r in replies]
+    assert served <= 11 + 5 * seconds + 1, (statuses, seconds)
+    assert 429 in statuses and statuses.count(429) == BURST_REQUESTS - served, statuses
+    for reply in replies:
+        if reply.status != 200:
+            assert_refused(reply)
+    assert len(edge.api.requests) == served  # the refused ones never reached the API
+    # The same client is refused the front as well; another client is not.
+    assert_refused(http_get(proxy.base + "/"))
+    assert get_from(proxy.port, "/", source="127.0.0.2").status == 200
+    assert edge.front.requests == [("/", "http")]
+
+
+def test_client_connection_limit_refuses_a_third_request_in_flight(edge: Edge) -> None:
+    proxy = edge.start({"RP_CLIENT_CONNECTIONS": "2"})
+    with ThreadPoolExecutor(2) as executor:
+        slow = [executor.submit(http_get, proxy.base + "/api/slow") for _ in range(2)]
+        wait_until(lambda: len(edge.api.requests) == 2, 5, "two requests at the api")
+        assert_refused(http_get(proxy.base + "/"))
+        assert [future.result().status for future in slow] == [200, 200]
+    assert edge.front.requests == []  # the refused one never reached the front
+    assert http_get(proxy.base + "/").status == 200  # once they are answered
+
+
+def test_without_client_limits_a_burst_is_all_served(edge: Edge) -> None:
+    proxy = edge.start({})
+    statuses = [http_get(proxy.base + "/api/fast").status for _ in range(BURST_REQUESTS)]
+    assert statuses == [200] * BURST_REQUESTS
+
+
+def test_cache_hits_answered_by_the_proxy_are_limited_too(cached_site: CachedSite,
+                                                         cache: redis.Redis,
+                                                         tmp_path: Path) -> None:
+    proxy = start_proxy(tmp_path, cached_site.dns_port,
+                        {**cached_site.env, "RP_CLIENT_RATE": "5"}, workers=1)
+    try:
+        url = proxy.base + "/api/misc/heavy?name=limited"
+        assert http_get(url).cache == "MISS"
+        replies = [http_get(url) for _ in range(BURST_REQUESTS)]
+    finally:
+        proxy.stop()
+    answered = [(r.status, r.cache) for r in replies]
+    # limit_req (preaccess phase) runs before the Lua lookup (access phase).
+    assert answered[:10] == [(200, "HIT")] * 10, answered
+    assert set(answered) == {(200, "HIT"), (429, None)}, answered
+    assert answered.count((429, None)) >= 10, answered
