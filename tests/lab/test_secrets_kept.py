@@ -2,7 +2,7 @@
 ansible-vault (the api's database user's too), no password is found in the play's verbose output (-vvv), in any file the roles
 rendered on the controller and the nodes, in the containers' configuration, in the Docker
 configs or in `docker service inspect`; the database port is not published outside the
-overlay network. Runs on the lab (a full site.yml: lab, images, stack)."""
+overlay network. The site's TLS key is looked for too. Runs on the lab (a full site.yml: lab, images, stack)."""
 from __future__ import annotations
 
 import base64
@@ -40,7 +40,9 @@ SCANNED = [ROOT, Path("/etc/woodylab"), Path("/etc/docker"), Path("/var/lib/wood
 # Skipped: the engines' data (their containers' records are read below), the registry's blobs,
 # and each node's Docker client credentials (~/.docker/config.json: where `docker login` keeps
 # them on any host, the controller's own included).
-SKIPPED = [ROOT / ".venv", ROOT / ".git", STORE, LAB / "registry"] + [
+# The lab's authority holds the site's key (roles/local_lab): like the store, a vault stand-in.
+CA_DIR = Path("/var/lib/woodyswarm/lab/ca")
+SKIPPED = [ROOT / ".venv", ROOT / ".git", STORE, CA_DIR, LAB / "registry"] + [
     LAB / node / part for node in NODES for part in ("docker", "root/.docker")]
 BIGGEST = 20 * 1024 * 1024
 
@@ -71,8 +73,12 @@ class SiteRun:
 
 @pytest.fixture(scope="module")
 def passwords() -> Passwords:
+    # The site's private key by its first line of base64 (a PEM is folded: a whole-key needle
+    # would miss a file that keeps the folds).
+    key_line = next(line for line in (CA_DIR / "site.key").read_text().splitlines() if "-----" not in line)
     return Passwords(database=lab_password("db_root_password"), database_app=lab_password("db_app_password"),
-                     registry=lab_password("registry_password"), redis=lab_password("redis_password"))
+                     registry=lab_password("registry_password"), redis=lab_password("redis_password"),
+                     site_key=key_line)
 
 
 def needles(passwords: Passwords) -> dict[str, bytes]:

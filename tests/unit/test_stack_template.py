@@ -151,3 +151,31 @@ def test_an_external_cdn_runs_no_edge_and_serves_on_port_80(tmp_path):
     stack = render(tmp_path, stack_stage="cdn", stack_cdn_provider="external", stack_cdn_host="cdn.shop.example")
     assert "cdn" not in stack["services"] and "configs" not in stack
     assert stack["services"]["front"]["environment"]["FRONT_IMAGE_URL"] == "http://cdn.shop.example/5mo.jpg"
+
+
+def test_https_publishes_the_tls_port_with_the_certificate_as_secrets(tmp_path):
+    certificate, key = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----\nMIIC\n-----END PRIVATE KEY-----"
+    stack = render(tmp_path, stack_tls_certificate=certificate, stack_tls_key=key, stack_https_redirect=True,
+                   stack_tls_secret_names={"certificate": "woodytoys_tls_certificate_v1", "key": "woodytoys_tls_key_v1"})
+    reverse = stack["services"]["reverse"]
+    assert [(p["target"], p["published"]) for p in reverse["ports"]] == [(8080, 80), (8443, 443)]
+    assert {(s["source"], s["target"]) for s in reverse["secrets"]} == {
+        ("woodytoys_tls_certificate_v1", "tls.crt"), ("woodytoys_tls_key_v1", "tls.key")}
+    env = reverse["environment"]
+    assert (env["RP_TLS_CERT_FILE"], env["RP_TLS_KEY_FILE"]) == ("/run/secrets/tls.crt", "/run/secrets/tls.key")
+    assert (env["RP_HTTPS_REDIRECT"], env["RP_HTTPS_PUBLIC_PORT"]) == ("1", "443")
+    assert "MIIC" not in (tmp_path / "stack.yml").read_text()
+
+
+def test_without_a_certificate_only_plain_http_is_published(tmp_path):
+    reverse = render(tmp_path)["services"]["reverse"]
+    assert [p["target"] for p in reverse["ports"]] == [8080]
+    assert not any(name.startswith("RP_TLS") for name in reverse["environment"])
+
+
+@pytest.mark.parametrize(("mode", "limited"), [("host", True), ("ingress", False)])
+def test_client_limits_on_by_default_where_the_proxy_sees_the_clients(tmp_path, mode, limited):
+    env = render(tmp_path, stack_publish_mode=mode)["services"]["reverse"]["environment"]
+    assert ("RP_CLIENT_RATE" in env and "RP_CLIENT_CONNECTIONS" in env) == limited
+    if limited:
+        assert (env["RP_CLIENT_RATE"], env["RP_CLIENT_BURST"], env["RP_CLIENT_CONNECTIONS"]) == ("50", "200", "100")
