@@ -3,27 +3,49 @@
 from __future__ import annotations
 
 DOCUMENTATION = r"""
+---
 module: packages_missing
 short_description: The Debian packages of a list that dpkg does not have installed
 description:
-  - Reads only, with one C(dpkg-query) call: loading apt's cache (C(package_facts), or C(apt)
-    with every package present) costs seconds on every run, this costs milliseconds, so a role
-    calls C(apt) only when something is missing.
+  - Reads only, with one C(dpkg-query) call, so a role calls M(ansible.builtin.apt) only when
+    something is missing.
+  - Loading apt's cache (M(ansible.builtin.package_facts), or M(ansible.builtin.apt) with every
+    package present) costs seconds on every run; this costs milliseconds.
+  - A package counts as installed only when dpkg reports it fully installed (C(ii)); removed,
+    half-installed and unknown names are missing.
+author:
+  - woodyswarm maintainers
+requirements:
+  - C(dpkg-query) (Debian and its derivatives)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads only.
+  diff_mode:
+    support: none
+  platform:
+    platforms: debian
 options:
   names:
-    description: Package names (no versions, no globs).
+    description: Package names (no versions, no globs). An empty list returns an empty RV(missing).
     type: list
     elements: str
     required: true
+seealso:
+  - module: ansible.builtin.apt
+  - module: ansible.builtin.package_facts
 """
 
 EXAMPLES = r"""
+---
 - name: Find which DNS tools are missing
   packages_missing:
     names: [bind9-utils, bind9-dnsutils]
   register: dns_tools
 
-- name: Install them
+- name: Install them, and refresh the package lists only then
   ansible.builtin.apt:
     name: "{{ dns_tools.missing }}"
     update_cache: true
@@ -31,11 +53,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+---
 missing:
-  description: The names not installed, in the given order.
+  description: The names not installed, in the order given.
   type: list
+  elements: str
   returned: always
+  sample: [bind9-dnsutils]
 """
+
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"names": {"type": "list", "elements": "str", "required": True}}
 
 
 def installed_from(dpkg_output: str) -> set[str]:
@@ -49,10 +80,7 @@ def installed_from(dpkg_output: str) -> set[str]:
 
 
 def main() -> None:
-    from ansible.module_utils.basic import AnsibleModule
-
-    module = AnsibleModule(argument_spec={"names": {"type": "list", "elements": "str", "required": True}},
-                           supports_check_mode=True)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     names: list[str] = module.params["names"]
     if not names:
         module.exit_json(changed=False, missing=[])

@@ -2,6 +2,158 @@
 """Ansible module: time HTTP requests with curl's own timers (one URL, a whole page, or N in parallel)."""
 from __future__ import annotations
 
+DOCUMENTATION = r"""
+---
+module: woody_measure
+short_description: Time HTTP requests with curl's own timers (one URL, a whole page, or N in parallel)
+description:
+  - O(kind=url) GETs O(url) O(repetitions) times. With O(fresh_query) each request carries a new
+    random value of that query parameter (a cold cache key each time); with O(prime) one request
+    first warms the cache and is not counted. With O(invalidate_url), that URL is requested (not
+    timed) before each counted request; a write that makes the next read a cache miss, for an
+    endpoint whose answer depends on no parameter.
+  - O(kind=page) loads the page and every asset it references (img, script, link href), wherever
+    it is hosted, one after the other on fresh connections like a first visit; the sample is the
+    sum of curl's C(time_total) of all of them. With O(recursive_url) it also times the lab
+    sheet's C(wget -r -np), which follows the page's own host only.
+  - O(kind=parallel) starts O(parallel) requests at once, each with a distinct O(fresh_query)
+    value; the sample is the wall time until the last one answered.
+  - With O(resolve), names are resolved only through it (C(curl --resolve)); a URL whose
+    host:port is not in it and is not an IP address is refused, so nothing leaves the addresses
+    given. Without it, curl resolves names as the host does.
+  - Fails, naming the URL, when a request gets no HTTP answer at all.
+author:
+  - woodyswarm maintainers
+requirements:
+  - C(curl) 7.70 or later (C(--write-out %{json}))
+  - C(wget), only with O(recursive_url)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Measures in check mode too; only O(invalidate_url) writes (to the site, not the host).
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  kind:
+    description: What one sample times; see the description.
+    type: str
+    choices: [url, page, parallel]
+    default: url
+  url:
+    description: The URL timed (http or https).
+    type: str
+    required: true
+  resolve:
+    description: C(host:port:address) entries, as C(curl --resolve) takes them; see the description.
+    type: list
+    elements: str
+    default: []
+  repetitions:
+    description: Samples to take (at least 1).
+    type: int
+    default: 3
+  fresh_query:
+    description: A query parameter given a new random value in each request.
+    type: str
+  prime:
+    description: Request the URL once, not counted, before the samples (O(kind=url) only).
+    type: bool
+    default: false
+  invalidate_url:
+    description:
+      - A URL requested, not timed, before each counted request (O(kind=url) only); it must answer 200.
+      - C({fresh}) in it becomes a new random value each time.
+    type: str
+  parallel:
+    description: Requests started at once in each sample of O(kind=parallel) (at least 1).
+    type: int
+    default: 5
+  recursive_url:
+    description:
+      - The page by IP address, timed the lab sheet's way (C(wget -r -np)) in O(kind=page).
+      - wget has no C(--resolve), so a name is refused.
+    type: str
+  timeout:
+    description: Seconds each request may take.
+    type: int
+    default: 120
+seealso:
+  - module: ansible.builtin.uri
+"""
+
+EXAMPLES = r"""
+---
+- name: Time the slow API cold, a new cache key each time
+  woody_measure:
+    url: http://shop.example/api/misc/heavy
+    fresh_query: name
+    resolve: ["shop.example:80:192.0.2.10"]
+  register: cold
+
+- name: Time the page and its assets, and the lab sheet's wget -r
+  woody_measure:
+    kind: page
+    url: http://shop.example/
+    recursive_url: http://192.0.2.10/
+    resolve: ["shop.example:80:192.0.2.10", "cdn.shop.example:80:192.0.2.20"]
+
+- name: Time five slow requests at once
+  woody_measure:
+    kind: parallel
+    url: http://shop.example/api/misc/heavy
+    fresh_query: name
+    parallel: 5
+
+- name: Show the median
+  ansible.builtin.debug:
+    msg: "{{ cold.summary.p50 }} s"
+"""
+
+RETURN = r"""
+---
+url:
+  description: The URL timed.
+  type: str
+  returned: success
+  sample: http://shop.example/api/misc/heavy
+kind:
+  description: The O(kind) of the samples.
+  type: str
+  returned: success
+  sample: url
+samples:
+  description:
+    - One per repetition, each with C(seconds), C(status) (HTTP code; the first failing one, if
+      any), C(cache) (the C(X-Cache) or C(X-Cache-Status) header; comma-separated for several
+      requests) and C(bytes).
+    - O(kind=page) samples add C(parts) (one such dict per request), O(kind=parallel) samples add
+      C(requests).
+  type: list
+  elements: dict
+  returned: success
+  sample: [{seconds: 5.012, status: 200, cache: MISS, bytes: 52, url: "http://shop.example/api/misc/heavy?name=cold-1f2e"}]
+summary:
+  description:
+    - C(count), C(min), C(p50), C(p95) and C(max) seconds (nearest-rank percentiles), C(statuses)
+      and C(cache) (counts per value), C(bytes) (the largest sample).
+    - O(kind=parallel) adds C(throughput_p50), requests per second at the median wall time.
+  type: dict
+  returned: success
+  sample: {count: 3, min: 5.01, p50: 5.02, p95: 5.04, max: 5.04, statuses: {"200": 3}, cache: {MISS: 3}, bytes: 52}
+prime:
+  description: The uncounted warming request.
+  type: dict
+  returned: when O(prime=true) and O(kind=url)
+recursive:
+  description: C(samples) and C(summary) of the C(wget -r -np) runs.
+  type: dict
+  returned: when O(recursive_url) is given with O(kind=page)
+"""
+
 import json
 import shutil
 import subprocess
@@ -16,36 +168,18 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.woody_stats import summarize
 
-DOCUMENTATION = r"""
-module: woody_measure
-short_description: Time HTTP requests with curl's own timers
-description:
-  - C(kind=url) GETs O(url) O(repetitions) times; with O(fresh_query) each request carries a new
-    random value of that query parameter (a cold cache key each time); with O(prime) one request
-    first warms the cache and is not counted. With O(invalidate_url), that URL is requested (not
-    timed) before each counted request: a write that makes the next read a cache miss, for an
-    endpoint whose answer depends on no parameter.
-  - C(kind=page) loads the page and every asset it references (img, script, link href), wherever
-    it is hosted, one after the other on fresh connections like a first visit; the sample is the
-    sum of curl's time_total of all of them. With O(recursive_url) it also times the lab sheet's
-    C(wget -r -np), which follows the page's own host only.
-  - C(kind=parallel) starts O(parallel) requests at once, each with a distinct O(fresh_query)
-    value; the sample is the wall time until the last one answered.
-  - With O(resolve), names are resolved only through it (curl --resolve): a URL whose host:port
-    is not in it and is not an IP address is refused, so nothing leaves the addresses given.
-    Without it, curl resolves names as the client host does.
-options:
-  kind: {type: str, choices: [url, page, parallel], default: url}
-  url: {type: str, required: true}
-  resolve: {type: list, elements: str, default: [], description: "host:port:address entries"}
-  repetitions: {type: int, default: 3}
-  fresh_query: {type: str, description: query parameter given a new random value per request}
-  prime: {type: bool, default: false}
-  invalidate_url: {type: str, description: "requested before each counted request; {fresh} in it becomes a new random value"}
-  parallel: {type: int, default: 5}
-  recursive_url: {type: str, description: "the page by IP address, timed the lab sheet's way (wget -r -np)"}
-  timeout: {type: int, default: 120, description: seconds per request}
-"""
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "kind": {"type": "str", "choices": ["url", "page", "parallel"], "default": "url"},
+    "url": {"type": "str", "required": True},
+    "resolve": {"type": "list", "elements": "str", "default": []},
+    "repetitions": {"type": "int", "default": 3},
+    "fresh_query": {"type": "str"},
+    "prime": {"type": "bool", "default": False},
+    "invalidate_url": {"type": "str"},
+    "parallel": {"type": "int", "default": 5},
+    "recursive_url": {"type": "str"},
+    "timeout": {"type": "int", "default": 120},
+}
 
 HEADERS_OF_INTEREST = ("x-cache", "x-cache-status")
 
@@ -216,21 +350,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "kind": {"type": "str", "choices": ["url", "page", "parallel"], "default": "url"},
-            "url": {"type": "str", "required": True},
-            "resolve": {"type": "list", "elements": "str", "default": []},
-            "repetitions": {"type": "int", "default": 3},
-            "fresh_query": {"type": "str"},
-            "invalidate_url": {"type": "str"},
-            "prime": {"type": "bool", "default": False},
-            "parallel": {"type": "int", "default": 5},
-            "recursive_url": {"type": "str"},
-            "timeout": {"type": "int", "default": 120},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if module.params["repetitions"] < 1 or module.params["parallel"] < 1:
         module.fail_json(msg="repetitions and parallel must be >= 1")
     try:

@@ -2,36 +2,90 @@
 """Ansible module: write the comparison table of the measured stages (Markdown, CSV, PNG)."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.woody_report import STAGES, chart, csv_text, markdown
-
 DOCUMENTATION = r"""
+---
 module: woody_report
-short_description: Render report.md, report.csv and report.png from the results of each stage
+short_description: Render the comparison table of the measured stages (report.md, report.csv, report.png)
 description:
   - Reads C(initial.json), C(replicas.json), C(redis.json) and C(cdn.json) (each a JSON list of
     measure records) in O(results_dir); other files there are left alone. Keeps the newest record
-    of each stage and writes the table in the lab sheet's shape.
+    of each stage.
+  - Writes C(report.md) (the table in the lab sheet's shape, one row per stage), C(report.csv) (the
+    raw p50 figures) and, with O(chart), C(report.png); returns the table, and the same figures
+    as a narrow table for a terminal (RV(narrow_table)).
   - Fails, naming the file, when a stage file is not a list of records of that stage.
+author:
+  - woodyswarm maintainers
+requirements:
+  - matplotlib, only with O(chart=true)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: none
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
 options:
-  results_dir: {type: path, required: true}
-  chart: {type: bool, default: true, description: also draw report.png (matplotlib)}
+  results_dir:
+    description: The folder of the stage files, where the reports are written.
+    type: path
+    required: true
+  chart:
+    description: Also draw C(report.png), grouped bars of the p50 figures on a log scale.
+    type: bool
+    default: true
+seealso:
+  - module: woody_measure
+"""
+
+EXAMPLES = r"""
+---
+- name: Write the comparison table
+  woody_report:
+    results_dir: "{{ playbook_dir }}/build/results"
+  register: report
+
+# A single string: the yaml result format prints it as a block, line by line, unfolded.
+- name: Show the comparison table
+  ansible.builtin.debug:
+    msg: "{{ report.narrow_table }}"
 """
 
 RETURN = r"""
+---
 table:
-  description: The Markdown table written to report.md.
+  description: The Markdown table written to C(report.md), one row per stage (wider than a terminal).
+  type: str
+  returned: success
+narrow_table:
+  description:
+    - The same figures as one aligned Markdown table, the stages as columns and one figure per
+      row, followed by numbered footnotes that explain the figures.
+    - No line is wider than 72 columns (80 once Ansible's yaml output indents it).
   type: str
   returned: success
 files:
   description: The files written.
   type: list
+  elements: str
   returned: success
+  sample: [build/results/report.md, build/results/report.csv, build/results/report.png]
 """
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.woody_report import (MATPLOTLIB_IMPORT_ERROR, STAGES, chart, csv_text, markdown,
+                                               narrow_markdown)
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "results_dir": {"type": "path", "required": True},
+    "chart": {"type": "bool", "default": True},
+}
 
 REQUIRED = ("stage", "timestamp")
 
@@ -54,8 +108,11 @@ def stage_records(path: Path, stage: str) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={"results_dir": {"type": "path", "required": True},
-                                          "chart": {"type": "bool", "default": True}})
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC)
+    if module.params["chart"] and MATPLOTLIB_IMPORT_ERROR is not None:
+        module.fail_json(msg=missing_required_lib("matplotlib (Debian: python3-matplotlib)", reason="to draw report.png "
+                                                  "(chart=true); chart=false writes the table and the CSV only"),
+                         exception=MATPLOTLIB_IMPORT_ERROR)
     folder = Path(module.params["results_dir"])
     records: list[dict[str, Any]] = []
     try:
@@ -68,6 +125,7 @@ def main() -> None:
         module.fail_json(msg=f"woody_report: no results in {folder} (run measure.yml first)")
     try:
         table = markdown(records)
+        narrow_table = narrow_markdown(records)
         figures = csv_text(records)
     except (KeyError, TypeError, ValueError) as error:
         module.fail_json(msg=f"woody_report: a record in {folder} is incomplete or malformed: {error!r}")
@@ -78,7 +136,7 @@ def main() -> None:
     if module.params["chart"]:
         chart(records, str(folder / "report.png"))
     changed = any(before[key] != written[key].read_text() for key in written)
-    module.exit_json(changed=changed, table=table, files=[str(p) for p in written.values()]
+    module.exit_json(changed=changed, table=table, narrow_table=narrow_table, files=[str(p) for p in written.values()]
                      + ([str(folder / "report.png")] if module.params["chart"] else []))
 
 

@@ -7,16 +7,8 @@ replaces the file.
 """
 from __future__ import annotations
 
-import difflib
-import hashlib
-import ipaddress
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-
 DOCUMENTATION = r"""
+---
 module: zone_records
 short_description: Plan adding or replacing records in a BIND zone file, leaving every other line as it was
 description:
@@ -34,8 +26,22 @@ description:
   - Fails, before anything changes, on a wanted record at or below a delegation (an owner other
     than the apex holding NS records), which named would not serve; glue A/AAAA records of a name
     server the zone's NS records name are allowed.
-  - Returns the candidate content; never writes. Without O(path), only checks and normalises the
-    records (for RFC 2136 updates).
+  - Returns the candidate content; never writes (write it with M(ansible.builtin.copy) and
+    C(validate=named-checkzone), so a rejected candidate never replaces the file). Without
+    O(path), only checks and normalises the records (for RFC 2136 updates).
+author:
+  - woodyswarm maintainers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reads only, in check mode or not.
+  diff_mode:
+    support: full
+    details: Returns RV(diff) (file and candidate) with O(path).
+  platform:
+    platforms: posix
 options:
   path:
     description: The zone file to read. Omit to only normalise O(records).
@@ -55,9 +61,42 @@ options:
   serial_date:
     description: Today as YYYYMMDD, for the serial. Required with O(path).
     type: str
+seealso:
+  - module: ansible.builtin.copy
+  - module: community.general.nsupdate
+"""
+
+EXAMPLES = r"""
+---
+- name: Work out the edit of the zone (reads only)
+  zone_records:
+    path: /etc/bind/db.woodytoys.lab
+    origin: woodytoys.lab
+    serial_date: "{{ now(fmt='%Y%m%d') }}"
+    records:
+      - {name: www, type: A, value: 192.0.2.10}
+      - {name: www, type: A, value: 192.0.2.11}
+      - {name: cdn, type: CNAME, value: edge.example.net., ttl: 300}
+  register: zone_plan
+  changed_when: false
+
+- name: Write the candidate once named-checkzone accepts it
+  ansible.builtin.copy:
+    content: "{{ zone_plan.content }}"
+    dest: /etc/bind/db.woodytoys.lab
+    mode: "{{ zone_plan.mode }}"
+    validate: named-checkzone woodytoys.lab %s
+  when: zone_plan.new_serial != zone_plan.old_serial
+
+- name: Only check and group the records, for an RFC 2136 update
+  zone_records:
+    origin: woodytoys.lab
+    records: [{name: www, type: A, value: 192.0.2.10}]
+  register: zone_rrsets
 """
 
 RETURN = r"""
+---
 changed:
   description: Whether the candidate differs from the file (nothing is written either way).
   type: bool
@@ -71,7 +110,7 @@ old_serial:
   type: int
   returned: with path
 new_serial:
-  description: The SOA serial of the candidate (O(old_serial) when nothing changes).
+  description: The SOA serial of the candidate (RV(old_serial) when nothing changes).
   type: int
   returned: with path
 serial:
@@ -110,6 +149,24 @@ expected_answers:
   elements: str
   returned: always
 """
+
+import difflib
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "path": {"type": "path"},
+    "origin": {"type": "str", "required": True},
+    "records": {"type": "list", "elements": "dict", "required": True},
+    "serial_date": {"type": "str"},
+}
 
 SUPPORTED_TYPES = ("A", "AAAA", "CNAME")
 CLASSES = {"IN", "CH", "CHAOS", "HS", "HESIOD", "CS"}
@@ -622,18 +679,7 @@ def unified(before: str, after: str, path: str) -> str:
 
 
 def main() -> None:
-    from ansible.module_utils.basic import AnsibleModule
-
-    module = AnsibleModule(
-        argument_spec={
-            "path": {"type": "path"},
-            "origin": {"type": "str", "required": True},
-            "records": {"type": "list", "elements": "dict", "required": True},
-            "serial_date": {"type": "str"},
-        },
-        required_by={"path": "serial_date"},
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, required_by={"path": "serial_date"}, supports_check_mode=True)
     params = module.params
     try:
         if params["path"] is None:

@@ -3,8 +3,17 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+import textwrap
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+try:
+    import matplotlib
+except ImportError:
+    MATPLOTLIB_IMPORT_ERROR: str | None = traceback.format_exc()  # chart() needs it; the tables do not
+else:
+    MATPLOTLIB_IMPORT_ERROR = None
 
 STAGES = ("initial", "replicas", "redis", "cdn")
 LABELS = {"initial": "initial", "replicas": "+ replicas", "redis": "+ Redis", "cdn": "+ CDN"}
@@ -79,6 +88,81 @@ def markdown(records: Sequence[Record]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The table for a terminal: the configurations as columns, one figure per row, explanations as
+# footnotes. WIDTH leaves room for the 8 columns Ansible's yaml output indents a string block by.
+WIDTH = 72
+NOTES = {
+    "p50": "Each figure is the median (p50) of the newest record of each configuration; "
+           "- means not measured, or, for a hit, that the warm runs were not cache hits.",
+    "page": "page: the full page load, the HTML and every asset it references, one after the other "
+            "on fresh connections (a first visit).",
+    "gain": "vs initial: the change against the initial configuration's figure; a hit is compared "
+            "with the initial miss.",
+    "wget": "wget -r: the lab sheet's recursive load (wget -r -np), which follows the page's own host only.",
+    "heavy": "slow API: the computation endpoint; miss: a new name each request, hit: one name, "
+             "primed first.",
+    "db": "DB API: the query endpoint; miss: a product added before each read, hit: reads again, "
+          "primed first.",
+    "parallel": "parallel: slow requests started at once, each with its own name; wall: until the "
+                "last one answered; req/s: requests per second at that wall time.",
+}
+Figure = tuple[str, str, Callable[[Record, Record], str]]
+FIGURES: tuple[Figure, ...] = (
+    ("api replicas", "", lambda r, b: str(r.get("api_replicas", "-"))),
+    ("page", "page", lambda r, b: seconds(p50(r, "page"))),
+    ("  vs initial", "gain", lambda r, b: change(p50(r, "page"), p50(b, "page"))),
+    ("wget -r", "wget", lambda r, b: seconds(p50(r, "recursive"))),
+    ("slow API miss", "heavy", lambda r, b: seconds(p50(r, "heavy_cold"))),
+    ("slow API hit", "heavy", lambda r, b: seconds(hit_p50(r, "heavy_warm"))),
+    ("  vs initial", "gain", lambda r, b: change(hit_p50(r, "heavy_warm"), p50(b, "heavy_cold"))),
+    ("DB API miss", "db", lambda r, b: seconds(p50(r, "db_cold"))),
+    ("DB API hit", "db", lambda r, b: seconds(hit_p50(r, "db_warm"))),
+    ("  vs initial", "gain", lambda r, b: change(hit_p50(r, "db_warm"), p50(b, "db_cold"))),
+    ("parallel wall", "parallel", lambda r, b: seconds(p50(r, "parallel"))),
+    ("  vs initial", "gain", lambda r, b: change(p50(r, "parallel"), p50(b, "parallel"))),
+    ("parallel req/s", "parallel",
+     lambda r, b: f"{r['parallel']['throughput_p50']:.2f}" if r.get("parallel") else "-"),
+)
+
+
+def change(value: float | None, base: float | None) -> str:
+    return "" if value is None or not base else f"{(value - base) / base * 100:+.1f} %"
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Markdown table lines, the first row as header: first column left, the others right-aligned."""
+    widths = [max(3, *(len(row[i]) for row in rows)) for i in range(len(rows[0]))]
+
+    def line(row: Sequence[str]) -> str:
+        cells = [cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))]
+        return "| " + " | ".join(cells) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
+    return [line(rows[0]), rule] + [line(row) for row in rows[1:]]
+
+
+def narrow_markdown(records: Sequence[Record]) -> str:
+    """The comparison as one aligned Markdown table within WIDTH columns, then numbered footnotes."""
+    stages = latest_per_stage(records)
+    base = stages.get("initial", {})
+    numbers: dict[str, int] = {}
+
+    def marked(label: str, note: str) -> str:
+        if not note:
+            return label
+        number = numbers.setdefault(note, len(numbers) + 1)
+        return f"{label} [{number}]"
+
+    table = [[marked("p50", "p50"), *(LABELS[stage] for stage in stages)]]
+    for label, note, cell in FIGURES:
+        cells = [cell(record, {} if stage == "initial" else base) for stage, record in stages.items()]
+        if any(cells):  # a change row with no initial configuration to compare with: left out
+            table.append([marked(label, note), *cells])
+    footnotes = [textwrap.fill(f"{number}. {NOTES[note]}", WIDTH, subsequent_indent=" " * len(f"{number}. "))
+                 for note, number in numbers.items()]
+    return "\n".join(aligned(table) + [""] + footnotes) + "\n"
+
+
 def csv_text(records: Sequence[Record]) -> str:
     """One line per stage with the raw p50 figures in seconds (empty when not measured)."""
     out = io.StringIO()
@@ -97,8 +181,8 @@ def csv_text(records: Sequence[Record]) -> str:
 
 def chart(records: Sequence[Record], path: str) -> None:
     """Grouped bars of the p50 figures per stage, on a log scale (hits are milliseconds)."""
-    import matplotlib
-
+    if MATPLOTLIB_IMPORT_ERROR is not None:
+        raise ImportError(f"the chart needs matplotlib:\n{MATPLOTLIB_IMPORT_ERROR}")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -6,7 +6,6 @@ import json
 import sys
 import textwrap
 import threading
-import time
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
@@ -59,6 +58,11 @@ def test_the_role_times_cold_warm_parallel_and_the_whole_page(tmp_path, shop):
     assert figures["page"]["statuses"] == {"200": 3} and figures["page"]["bytes"] > 40_000
     table = (tmp_path / "results" / "report.md").read_text()
     assert "| + Redis | 5 |" in table
+    report = next(task["hosts"]["localhost"] for play in run.report["plays"] for task in play["tasks"]
+                  if task["task"]["name"].endswith("Write the comparison table"))
+    assert report["table"] == table
+    narrow = report["narrow_table"].splitlines()
+    assert narrow[0].split("|")[2].strip() == "+ Redis" and max(len(line) for line in narrow) <= 80
     assert (tmp_path / "results" / "report.png").stat().st_size > 0
     again = measure(tmp_path, shop)
     assert again.returncode == 0

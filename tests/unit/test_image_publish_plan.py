@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from library_module import load  # noqa: E402
+from library_module import load, run  # noqa: E402
 
 publish_plan = load("image_publish_plan")
 LocalImage, plan_images, split_reference = publish_plan.LocalImage, publish_plan.plan_images, publish_plan.split_reference
@@ -60,3 +60,18 @@ def test_a_tag_the_registry_lost_is_pushed_again() -> None:
 def test_without_a_registry_check_nothing_is_pushed() -> None:
     plan = plan_images([IMAGE], {}.get, None)
     assert plan.build == ["api"] and plan.push == [] and len(plan.tag) == 2
+
+
+def test_an_unreachable_engine_fails_naming_the_docker_host(tmp_path) -> None:
+    socket = f"unix://{tmp_path}/no-such-docker.sock"
+    code, result = run(publish_plan, {"docker_host": socket, "images": [IMAGE]})
+    assert code == 1
+    assert result["msg"].startswith(f"image_publish_plan: cannot reach the Docker engine at {socket}: ")
+    assert "No such file or directory" in result["msg"]
+
+
+def test_without_the_docker_sdk_the_module_names_the_library_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "docker", None)  # import docker now raises ImportError
+    code, result = run(load("image_publish_plan"), {"images": [IMAGE]})
+    assert code == 1
+    assert result["msg"].startswith("Failed to import the required Python library (docker (Debian: python3-docker))")

@@ -1,13 +1,19 @@
-"""The comparison table (module_utils/woody_report.py): exact Markdown and CSV from given results."""
+"""The comparison table (module_utils/woody_report.py): exact Markdown, the narrow table for a terminal
+and CSV from given results; the woody_report module without matplotlib."""
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
-from woody_report import chart, csv_text, latest_per_stage, markdown  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from library_module import load, run  # noqa: E402
+from woody_report import WIDTH, chart, csv_text, latest_per_stage, markdown, narrow_markdown  # noqa: E402
 
 
 def summary(p50: float, cache: dict[str, int] | None = None, count: int = 3, **extra: float) -> dict:
@@ -74,3 +80,106 @@ def test_chart_is_a_png(tmp_path):
     path = tmp_path / "report.png"
     chart(RECORDS, str(path))
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+NARROW = """\
+| p50 [1]            |  initial | + replicas |  + Redis |    + CDN |
+|--------------------|---------:|-----------:|---------:|---------:|
+| api replicas       |        3 |          5 |        5 |        5 |
+| page [2]           | 16.000 s |   16.000 s | 16.000 s |  0.050 s |
+|   vs initial [3]   |          |     +0.0 % |   +0.0 % |  -99.7 % |
+| wget -r [4]        | 16.000 s |   16.000 s | 16.000 s | 16.000 s |
+| slow API miss [5]  |  5.000 s |    5.000 s |  5.000 s |  5.000 s |
+| slow API hit [5]   |        - |          - |  0.002 s |  0.002 s |
+|   vs initial [3]   |          |            | -100.0 % | -100.0 % |
+| DB API miss [6]    | 15.000 s |   15.000 s | 15.000 s | 15.000 s |
+| DB API hit [6]     |        - |          - |  0.003 s |  0.003 s |
+|   vs initial [3]   |          |            | -100.0 % | -100.0 % |
+| parallel wall [7]  | 10.000 s |    5.000 s |  5.000 s |  5.000 s |
+|   vs initial [3]   |          |    -50.0 % |  -50.0 % |  -50.0 % |
+| parallel req/s [7] |     0.50 |       1.00 |     1.00 |     1.00 |
+"""
+# The lab sheet's four configurations with its own timings (5 s computation, 15 s query, five
+# parallel requests on one replica), and a page load over 100 s (a slow link) to widen the columns.
+LAB_SHEET = [
+    record("initial", 1, 117.25, 5.02, 5.01, False, 15.03, 15.02, 25.11),
+    record("replicas", 5, 118.5, 5.02, 5.01, False, 15.03, 15.02, 5.04),
+    record("redis", 5, 117.9, 5.02, 0.004, True, 15.03, 0.005, 5.04),
+    record("cdn", 5, 17.4, 5.02, 0.004, True, 15.03, 0.005, 5.04),
+]
+
+
+def table_and_notes(text: str) -> tuple[list[str], list[str]]:
+    table, _, notes = text.partition("\n\n")
+    return table.splitlines(), notes.splitlines()
+
+
+def test_narrow_table_has_the_stages_as_columns_and_one_figure_per_row():
+    text = narrow_markdown(RECORDS)
+    assert text.startswith(NARROW + "\n1. Each figure is the median (p50) of the newest record of each\n")
+
+
+@pytest.mark.parametrize("records", [RECORDS, LAB_SHEET], ids=["quick", "lab sheet"])
+def test_every_line_of_the_narrow_table_fits_an_80_column_terminal(records):
+    lines = narrow_markdown(records).splitlines()
+    assert max(len(line) for line in lines) <= WIDTH <= 80  # 8 more columns of indent in Ansible's output
+    assert all(line == line.rstrip() for line in lines)
+
+
+@pytest.mark.parametrize("records", [RECORDS, LAB_SHEET, RECORDS[2:3]], ids=["quick", "lab sheet", "one stage"])
+def test_the_narrow_table_is_aligned(records):
+    table, _ = table_and_notes(narrow_markdown(records))
+    bars = {tuple(i for i, char in enumerate(line) if char == "|") for line in table}
+    assert len(bars) == 1, table  # every row has its bars in the same columns
+    assert re.fullmatch(r"\|-+(\|-+:)+\|", table[1])  # the Markdown rule: figures right-aligned
+
+
+@pytest.mark.parametrize("records", [RECORDS, LAB_SHEET, RECORDS[2:3]], ids=["quick", "lab sheet", "one stage"])
+def test_every_footnote_mark_has_its_footnote(records):
+    table, notes = table_and_notes(narrow_markdown(records))
+    marks = {int(mark) for line in table for mark in re.findall(r"\[(\d)\]", line)}
+    numbered = [int(line.split(".")[0]) for line in notes if not line.startswith(" ")]
+    assert numbered == sorted(marks) == list(range(1, len(marks) + 1))
+    assert len(notes) > len(numbered)  # long explanations wrap below the table, not in it
+
+
+def test_without_an_initial_stage_the_change_rows_are_left_out():
+    table, notes = table_and_notes(narrow_markdown(RECORDS[2:3]))
+    assert [line.split(" | ")[0] for line in table][2:] == [
+        "| api replicas      ", "| page [2]          ", "| wget -r [3]       ", "| slow API miss [4] ",
+        "| slow API hit [4]  ", "| DB API miss [5]   ", "| DB API hit [5]    ", "| parallel wall [6] ",
+        "| parallel req/s [6]"]
+    assert not any("vs initial" in line for line in notes)
+
+
+class BlockDumper(yaml.SafeDumper):
+    """Strings with newlines as literal blocks, as Ansible's yaml result format asks (PyYAML falls
+    back to a folded, quoted scalar when a line ends with a space)."""
+
+
+BlockDumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
+def test_the_narrow_table_prints_as_a_literal_block_line_by_line():
+    text = narrow_markdown(LAB_SHEET)
+    shown = yaml.dump({"msg": text}, Dumper=BlockDumper, width=80)
+    assert shown.splitlines() == ["msg: |"] + [f"  {line}" if line else "" for line in text.splitlines()]
+
+
+def test_the_module_returns_both_tables_and_without_matplotlib_asks_for_it_only_for_the_chart(tmp_path, monkeypatch):
+    for stage in ("initial", "redis"):
+        (tmp_path / f"{stage}.json").write_text(json.dumps([r for r in RECORDS if r["stage"] == stage]))
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    monkeypatch.delitem(sys.modules, "ansible.module_utils.woody_report", raising=False)  # imported afresh
+    report = load("woody_report")
+    code, result = run(report, {"results_dir": str(tmp_path)})
+    assert code == 1
+    assert result["msg"].startswith("Failed to import the required Python library (matplotlib (Debian: "
+                                    "python3-matplotlib))") and "chart=false writes the table" in result["msg"]
+    assert not (tmp_path / "report.md").exists()
+    code, result = run(report, {"results_dir": str(tmp_path), "chart": False})
+    assert code == 0, result["msg"]
+    assert result["table"] == (tmp_path / "report.md").read_text() == markdown(RECORDS[1:3])
+    assert result["narrow_table"] == narrow_markdown(RECORDS[1:3])
+    assert result["files"] == [str(tmp_path / "report.md"), str(tmp_path / "report.csv")]

@@ -1,12 +1,15 @@
-"""The convergence wait's healer: which service it forces, when, and how often."""
+"""The convergence wait: which service the healer forces, when and how often; and how it fails when
+the engine does not answer or the Docker SDK is missing."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from library_module import load  # noqa: E402
+from library_module import load, run  # noqa: E402
 
 converged = load("swarm_stack_converged")
 ServiceState, Healer = converged.ServiceState, converged.Healer
@@ -79,3 +82,37 @@ def test_zero_delay_never_forces():
     for now in (0, 100, 1000):
         healer.visit(states(api=ServiceState("api", 5, running=0)), now=now)
     assert module.commands == []
+
+
+def test_an_unreachable_engine_fails_naming_the_docker_host_and_the_call(tmp_path):
+    socket = f"unix://{tmp_path}/no-such-docker.sock"
+    code, result = run(converged, {"docker_host": socket, "stack": "woodytoys", "expected": {"api": 1}})
+    assert code == 1 and result["failed"]
+    assert result["msg"].startswith(f"swarm_stack_converged could not wait for stack woodytoys: the Docker API at "
+                                    f"{socket} failed while connecting to the engine: ")
+    assert "No such file or directory" in result["msg"] and "Traceback" not in result["msg"]
+    assert result["healed"] == []
+
+
+class BrokenClient:
+    """A client whose engine answers the node list with an API error, as a worker node does."""
+
+    class nodes:  # noqa: N801 - mimics the SDK's attribute
+        @staticmethod
+        def list() -> list[Any]:
+            raise converged.DockerException("503 Server Error: This node is not a swarm manager.")
+
+
+def test_an_api_error_while_polling_names_what_was_asked():
+    with pytest.raises(converged.EngineError, match="^listing the swarm's nodes: 503 Server Error: This node is not"):
+        converged.survey(BrokenClient(), "woodytoys", {"api": 1})
+
+
+def test_without_the_docker_sdk_the_module_names_the_library_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "docker", None)  # import docker now raises ImportError
+    without = load("swarm_stack_converged")
+    assert without.DOCKER_IMPORT_ERROR and "import docker" in without.DOCKER_IMPORT_ERROR
+    code, result = run(without, {"stack": "woodytoys", "expected": {"api": 1}})
+    assert code == 1
+    assert result["msg"].startswith("Failed to import the required Python library (docker (Debian: python3-docker))")
+    assert "Traceback" not in result["msg"]  # the traceback only with ANSIBLE_DISPLAY_TRACEBACK=error
