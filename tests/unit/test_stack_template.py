@@ -136,6 +136,7 @@ def test_knobs_reach_the_services(tmp_path):
     api = stack["services"]["api"]
     assert api["environment"]["HEAVY_SECONDS"] == "1" and api["environment"]["DB_SLEEP_SECONDS"] == "2"
     assert api["deploy"]["resources"]["limits"] == {"cpus": "0.5", "memory": str(256 * 1024 * 1024)}
+    assert stack["services"]["db"]["deploy"]["resources"]["limits"]["memory"] == str(1024 ** 3)  # the rest kept
     assert stack["services"]["reverse"]["environment"]["RP_STATIC_RATE"] == "0"
 
 
@@ -179,3 +180,15 @@ def test_client_limits_on_by_default_where_the_proxy_sees_the_clients(tmp_path, 
     assert ("RP_CLIENT_RATE" in env and "RP_CLIENT_CONNECTIONS" in env) == limited
     if limited:
         assert (env["RP_CLIENT_RATE"], env["RP_CLIENT_BURST"], env["RP_CLIENT_CONNECTIONS"]) == ("50", "200", "100")
+
+
+def test_every_service_has_memory_and_cpu_limits_by_default(tmp_path):
+    services = render(tmp_path, stack_stage="cdn")["services"]
+    limits = {name: spec["deploy"]["resources"]["limits"] for name, spec in services.items()}
+    assert set(limits) == {"db", "api", "front", "reverse", "redis", "cdn"}
+    assert all(float(limit["cpus"]) > 0 and int(limit["memory"]) > 0 for limit in limits.values()), limits
+    # Redis evicts below its task's ceiling rather than being killed at it.
+    command = services["redis"]["command"]
+    maxmemory = command[command.index("--maxmemory") + 1]
+    assert int(maxmemory.removesuffix("mb")) * 1024 ** 2 < int(limits["redis"]["memory"])
+    assert command[command.index("--maxmemory-policy") + 1] == "allkeys-lru"

@@ -171,6 +171,16 @@ def test_services_run_with_only_the_capabilities_they_need(stage):
     assert b"Read-only file system" in output and b"tmp-writable" in output, output
 
 
+def test_every_service_runs_under_memory_and_cpu_limits(stage):
+    running = ["db", "api", "front", "reverse"] + (["redis", "cdn"] if stage == "cdn" else [])
+    limits = {name: manager().services.get(f"woodytoys_{name}").attrs["Spec"]["TaskTemplate"]["Resources"].get("Limits", {})
+              for name in running}
+    assert all(limit.get("MemoryBytes", 0) > 0 and limit.get("NanoCPUs", 0) > 0 for limit in limits.values()), limits
+    # The engine applies them: the api task's cgroup has the memory ceiling its spec names.
+    code, output = container_of("api").exec_run(["cat", "/sys/fs/cgroup/memory.max"])
+    assert (code, int(output)) == (0, limits["api"]["MemoryBytes"]), output
+
+
 def test_redis_answers_no_one_without_its_password(stage):
     if stage != "cdn":
         pytest.skip("redis runs from the redis stage on")
@@ -181,3 +191,6 @@ def test_redis_answers_no_one_without_its_password(stage):
     with_it = 'REDISCLI_AUTH="$(sed -n "s/^requirepass //p" /run/secrets/redis.conf)" redis-cli -h 127.0.0.1 ping'
     code, output = redis.exec_run(["sh", "-c", with_it])
     assert (code, output.strip()) == (0, b"PONG"), output
+    # A cache that evicts its least recently used keys before its task's memory limit is reached.
+    code, output = redis.exec_run(["sh", "-c", with_it.replace("ping", "config get maxmemory-policy")])
+    assert output.split() == [b"maxmemory-policy", b"allkeys-lru"], output
