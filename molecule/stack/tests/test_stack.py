@@ -177,7 +177,8 @@ def test_every_service_runs_under_memory_and_cpu_limits(stage):
               for name in running}
     assert all(limit.get("MemoryBytes", 0) > 0 and limit.get("NanoCPUs", 0) > 0 for limit in limits.values()), limits
     # The engine applies them: the api task's cgroup has the memory ceiling its spec names.
-    code, output = container_of("api").exec_run(["cat", "/sys/fs/cgroup/memory.max"])
+    code, output = container_of("api").exec_run(  # cgroup v2, else v1
+        ["sh", "-c", "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"])
     assert (code, int(output)) == (0, limits["api"]["MemoryBytes"]), output
 
 
