@@ -1,4 +1,4 @@
-"""The self-hosted CDN edge (templates/cdn_edge.conf.j2) caches for real, on loopback.
+"""The self-hosted CDN edge (roles/cdn/templates/cdn_edge.conf.j2) caches for real, on loopback.
 
 The template is rendered with jinja2 from the cdn role's defaults (the variables the stack role
 renders it with), then two real nginx processes run in a temporary prefix:
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ansible_run import PlayRun, run_playbook  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "templates" / "cdn_edge.conf.j2"
+TEMPLATE = ROOT / "roles" / "cdn" / "templates" / "cdn_edge.conf.j2"
 DEFAULTS = ROOT / "roles" / "cdn" / "defaults" / "main.yml"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 RATE = 300 * 1024          # the origin's limit_rate 300k, in bytes/s

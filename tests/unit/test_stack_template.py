@@ -31,7 +31,7 @@ PLAY = textwrap.dedent("""\
             stack_db_secret_name: woodytoys_db_root_password_v1
             stack_db_app_secret_name: woodytoys_db_app_password_v1
             stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
-""").replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "templates/stack.yml.j2"))
+""").replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "roles/stack/templates/stack.yml.j2"))
 
 
 def render(tmp_path: Path, **settings: object) -> dict:
