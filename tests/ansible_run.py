@@ -55,8 +55,10 @@ def _json_report(stdout: str) -> dict[str, Any]:
 
 def run_playbook(playbook: Path, extra_vars: dict[str, Any] | None = None, timeout: int = 1800,
                  extra_args: list[str] | None = None) -> PlayRun:
+    # The checkout is the collection woodyswarm.shop (collections/ links back to it); the
+    # collections it uses come with the PyPI ansible package (site-packages).
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-               ANSIBLE_LIBRARY=str(ROOT / "library"), ANSIBLE_MODULE_UTILS=str(ROOT / "module_utils"),
+               ANSIBLE_COLLECTIONS_PATH=str(ROOT / "collections"),
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_FORCE_COLOR="0")
     argv = ["ansible-playbook", "-i", str(ROOT / "inventory/local"), str(playbook), *(extra_args or [])]

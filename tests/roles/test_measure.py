@@ -46,19 +46,21 @@ PLAYBOOK = """\
     site: "http://shop.test:{{ port }}/"
   tasks:
     - name: Page
-      woody_measure: {kind: page, url: "{{ site }}", resolve: "{{ resolve }}", repetitions: 2, timeout: 10}
+      woodyswarm.shop.woody_measure: {kind: page, url: "{{ site }}", resolve: "{{ resolve }}", repetitions: 2,
+                                      timeout: 10}
     - name: Cold
-      woody_measure: {url: "{{ site }}api/misc/heavy", fresh_query: name, resolve: "{{ resolve }}", repetitions: 3}
+      woodyswarm.shop.woody_measure: {url: "{{ site }}api/misc/heavy", fresh_query: name, resolve: "{{ resolve }}",
+                                      repetitions: 3}
     - name: Warm
-      woody_measure: {url: "{{ site }}api/misc/heavy", fresh_query: name, prime: true, resolve: "{{ resolve }}",
-                      repetitions: 3}
+      woodyswarm.shop.woody_measure: {url: "{{ site }}api/misc/heavy", fresh_query: name, prime: true,
+                                      resolve: "{{ resolve }}", repetitions: 3}
     - name: Parallel
-      woody_measure: {kind: parallel, url: "{{ site }}api/misc/heavy", fresh_query: name, parallel: 5,
-                      resolve: "{{ resolve }}", repetitions: 1}
+      woodyswarm.shop.woody_measure: {kind: parallel, url: "{{ site }}api/misc/heavy", fresh_query: name,
+                                      parallel: 5, resolve: "{{ resolve }}", repetitions: 1}
     - name: Report
-      woody_report: {results_dir: "{{ good }}"}
+      woodyswarm.shop.woody_report: {results_dir: "{{ good }}"}
     - name: Broken report
-      woody_report: {results_dir: "{{ broken }}"}
+      woodyswarm.shop.woody_report: {results_dir: "{{ broken }}"}
       ignore_errors: true
 """
 

@@ -1,4 +1,4 @@
-"""Import one of the project's modules (library/) as a Python module, for its unit tests."""
+"""Import one of the collection's modules (plugins/modules/) as a Python module, for its unit tests."""
 from __future__ import annotations
 
 import contextlib
@@ -13,8 +13,14 @@ from typing import Any
 from ansible.module_utils.testing import patch_module_args
 
 ROOT = Path(__file__).resolve().parents[2]
-LIBRARY = ROOT / "library"
-MODULE_UTILS = ROOT / "module_utils"
+MODULES = ROOT / "plugins" / "modules"
+# collections/ansible_collections/woodyswarm/shop links back to the checkout: with collections/ on
+# sys.path, the modules' own imports (ansible_collections.woodyswarm.shop.plugins.module_utils.*)
+# resolve as they do under Ansible.
+COLLECTIONS = ROOT / "collections"
+PACKAGE = "ansible_collections.woodyswarm.shop.plugins"
+if str(COLLECTIONS) not in sys.path:
+    sys.path.insert(0, str(COLLECTIONS))
 
 
 def _exec(name: str, path: Path) -> ModuleType:
@@ -26,22 +32,14 @@ def _exec(name: str, path: Path) -> ModuleType:
     return module
 
 
-def _module_utils() -> None:
-    """Make the project's module_utils importable as Ansible ships them: ansible.module_utils.<name>."""
-    for path in sorted(MODULE_UTILS.glob("*.py")):
-        if f"ansible.module_utils.{path.stem}" not in sys.modules:
-            _exec(f"ansible.module_utils.{path.stem}", path)
-
-
 def load(name: str) -> ModuleType:
-    """library/<name>.py, registered as library.<name> (module_utils/<name>.py may share its name)."""
-    _module_utils()
-    return _exec(f"library.{name}", LIBRARY / f"{name}.py")
+    """plugins/modules/<name>.py, loaded afresh under its collection name."""
+    return _exec(f"{PACKAGE}.modules.{name}", MODULES / f"{name}.py")
 
 
 def names() -> list[str]:
-    """Every module of library/."""
-    return sorted(path.stem for path in LIBRARY.glob("*.py"))
+    """Every module of plugins/modules/."""
+    return sorted(path.stem for path in MODULES.glob("*.py"))
 
 
 def run(module: ModuleType, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 _SPEC = importlib.util.spec_from_file_location(
-    "build_context_digest", Path(__file__).resolve().parents[2] / "library/build_context_digest.py")
+    "build_context_digest", Path(__file__).resolve().parents[2] / "plugins/modules/build_context_digest.py")
 assert _SPEC and _SPEC.loader
 digest_module = importlib.util.module_from_spec(_SPEC)
 _SPEC.loader.exec_module(digest_module)

@@ -1,4 +1,4 @@
-"""The comparison table (module_utils/woody_report.py): exact Markdown, the narrow table for a terminal
+"""The comparison table (plugins/module_utils/woody_report.py): exact Markdown, the narrow table for a terminal
 and CSV from given results; the woody_report module without matplotlib."""
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from library_module import load, run  # noqa: E402
-from woody_report import WIDTH, chart, csv_text, latest_per_stage, markdown, narrow_markdown  # noqa: E402
+from library_module import PACKAGE, load, run  # noqa: E402
+
+from ansible_collections.woodyswarm.shop.plugins.module_utils.woody_report import (  # noqa: E402
+    WIDTH, chart, csv_text, latest_per_stage, markdown, narrow_markdown)
 
 
 def summary(p50: float, cache: dict[str, int] | None = None, count: int = 3, **extra: float) -> dict:
@@ -171,7 +172,7 @@ def test_the_module_returns_both_tables_and_without_matplotlib_asks_for_it_only_
     for stage in ("initial", "redis"):
         (tmp_path / f"{stage}.json").write_text(json.dumps([r for r in RECORDS if r["stage"] == stage]))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
-    monkeypatch.delitem(sys.modules, "ansible.module_utils.woody_report", raising=False)  # imported afresh
+    monkeypatch.delitem(sys.modules, f"{PACKAGE}.module_utils.woody_report", raising=False)  # imported afresh
     report = load("woody_report")
     code, result = run(report, {"results_dir": str(tmp_path)})
     assert code == 1

@@ -1,4 +1,4 @@
-"""Summaries of timed samples (module_utils/woody_stats.py)."""
+"""Summaries of timed samples (plugins/module_utils/woody_stats.py)."""
 from __future__ import annotations
 
 import sys
@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "module_utils"))
-from woody_stats import all_ok, percentile, summarize  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import library_module  # noqa: E402,F401  (makes the checkout importable as ansible_collections.woodyswarm.shop)
+
+from ansible_collections.woodyswarm.shop.plugins.module_utils.woody_stats import (  # noqa: E402
+    all_ok, percentile, summarize)
 
 
 def test_nearest_rank_percentiles_are_measured_values():

@@ -45,7 +45,9 @@ ESSENTIAL = {"cat", "tail", "timeout", "tar", "id", "start-stop-daemon", "env", 
 # drives Docker) installs it; the lab's controller has its own static client.
 FROM_DOCKER_ENGINE = {"docker"}
 # Programs the project's own modules run.
-MODULE_PROGRAMS = {"woody_measure": ["curl", "wget"]}
+MODULE_PROGRAMS = {"woodyswarm.shop.woody_measure": ["curl", "wget"]}
+# The module that tells which Debian packages are missing (an apt task installs what it found).
+PACKAGES_MISSING = "woodyswarm.shop.packages_missing"
 # A value that is a program path or name: the first word, without its folder.
 WORD = re.compile(r"^[\w./-]+$")
 
@@ -136,8 +138,8 @@ def packages_installed(role: Path) -> set[str]:
     packages_missing task registered as `result` looked for."""
     variables = role_vars(role)
     nodes = [node for path in sorted((role / "tasks").glob("*.yml")) for node in walk(yaml.safe_load(path.read_text()))]
-    looked_for = {node["register"]: node["packages_missing"]["names"] for node in nodes
-                  if isinstance(node.get("packages_missing"), dict) and "register" in node}
+    looked_for = {node["register"]: node[PACKAGES_MISSING]["names"] for node in nodes
+                  if isinstance(node.get(PACKAGES_MISSING), dict) and "register" in node}
     found: set[str] = set()
     for node in nodes:
         apt = node.get("ansible.builtin.apt")

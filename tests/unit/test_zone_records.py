@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-_SPEC = importlib.util.spec_from_file_location("zone_records", ROOT / "library/zone_records.py")
+_SPEC = importlib.util.spec_from_file_location("zone_records", ROOT / "plugins/modules/zone_records.py")
 assert _SPEC and _SPEC.loader
 zr = importlib.util.module_from_spec(_SPEC)
 sys.modules["zone_records"] = zr  # dataclasses look their module up
@@ -367,7 +367,7 @@ def test_module_returns_the_candidate_and_does_not_write(tmp_path):
     args = tmp_path / "args.json"
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
         "path": str(path), "origin": "woodytoys.lab.", "records": [CDN], "serial_date": DATE}}))
-    done = subprocess.run([sys.executable, str(ROOT / "library/zone_records.py"), str(args)],
+    done = subprocess.run([sys.executable, str(ROOT / "plugins/modules/zone_records.py"), str(args)],
                           capture_output=True, text=True, check=False)
     result = json.loads(done.stdout)
     assert result["changed"] is True, result
@@ -381,7 +381,7 @@ def test_module_fails_on_bad_input_with_the_reason(tmp_path):
     args = tmp_path / "args.json"
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
         "origin": "woodytoys.lab", "records": [{"name": "cdn", "type": "CNAME", "value": "a b."}]}}))
-    done = subprocess.run([sys.executable, str(ROOT / "library/zone_records.py"), str(args)],
+    done = subprocess.run([sys.executable, str(ROOT / "plugins/modules/zone_records.py"), str(args)],
                           capture_output=True, text=True, check=False)
     result = json.loads(done.stdout)
     assert result["failed"] is True and "not a DNS name" in result["msg"]
@@ -424,7 +424,7 @@ def test_module_refuses_a_record_below_a_delegation_and_leaves_the_file(tmp_path
     args.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {
         "path": str(path), "origin": "example.org", "serial_date": DATE,
         "records": [{"name": "cdn.woodytoys", "type": "CNAME", "value": "edge.example.org."}]}}))
-    done = subprocess.run([sys.executable, str(ROOT / "library/zone_records.py"), str(args)],
+    done = subprocess.run([sys.executable, str(ROOT / "plugins/modules/zone_records.py"), str(args)],
                           capture_output=True, text=True, check=False)
     result = json.loads(done.stdout)
     assert result["failed"] is True and "content" not in result, result

@@ -117,7 +117,7 @@ HEAL_WAIT = """\
   gather_facts: false
   tasks:
     - name: Wait until the front runs its two tasks
-      swarm_stack_converged:
+      woodyswarm.shop.swarm_stack_converged:
         stack: woodytoys
         expected: {front: 2}
         heal_after: 3

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: what a set of images still needs (build, tag, push) before a registry has them."""
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ description:
   - A registry that does not answer, or lacks the repository, counts as lacking the reference;
     the push then succeeds or names the real error.
 author:
-  - woodyswarm maintainers
+  - woodyswarm maintainers (!UNKNOWN)
 requirements:
   - Docker SDK for Python (C(docker) on PyPI, Debian package C(python3-docker))
 extends_documentation_fragment:
@@ -57,7 +60,7 @@ seealso:
 EXAMPLES = r"""
 ---
 - name: Ask the engine and the registry what is missing
-  image_publish_plan:
+  woodyswarm.shop.image_publish_plan:
     images:
       - name: api
         source: registry.example:5000/woody/api:ctx-0123abcd

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: a digest of a Docker build context, to tag images by what they are built from."""
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ description:
     machine and a rebuild is needed only when the digest changes.
   - Reads only; the context must hold a C(Dockerfile).
 author:
-  - woodyswarm maintainers
+  - woodyswarm maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -50,7 +53,7 @@ seealso:
 EXAMPLES = r"""
 ---
 - name: Compute the content tag of the api image
-  build_context_digest:
+  woodyswarm.shop.build_context_digest:
     path: "{{ playbook_dir }}/files/api"
     inputs:
       BASE_IMAGE: woody/python-base:1

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: plan an in-place edit of a BIND zone file (records added or replaced, serial bumped).
 
 It reads the zone file and returns the candidate content; it never writes. The role writes the
@@ -30,7 +33,7 @@ description:
     C(validate=named-checkzone), so a rejected candidate never replaces the file). Without
     O(path), only checks and normalises the records (for RFC 2136 updates).
 author:
-  - woodyswarm maintainers
+  - woodyswarm maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
@@ -69,7 +72,7 @@ seealso:
 EXAMPLES = r"""
 ---
 - name: Work out the edit of the zone (reads only)
-  zone_records:
+  woodyswarm.shop.zone_records:
     path: /etc/bind/db.woodytoys.lab
     origin: woodytoys.lab
     serial_date: "{{ now(fmt='%Y%m%d') }}"
@@ -89,7 +92,7 @@ EXAMPLES = r"""
   when: zone_plan.new_serial != zone_plan.old_serial
 
 - name: Only check and group the records, for an RFC 2136 update
-  zone_records:
+  woodyswarm.shop.zone_records:
     origin: woodytoys.lab
     records: [{name: www, type: A, value: 192.0.2.10}]
   register: zone_rrsets

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: time HTTP requests with curl's own timers (one URL, a whole page, or N in parallel)."""
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ description:
     given. Without it, curl resolves names as the host does.
   - Fails, naming the URL, when a request gets no HTTP answer at all.
 author:
-  - woodyswarm maintainers
+  - woodyswarm maintainers (!UNKNOWN)
 requirements:
   - C(curl) 7.70 or later (C(--write-out %{json}))
   - C(wget), only with O(recursive_url)
@@ -88,21 +91,21 @@ seealso:
 EXAMPLES = r"""
 ---
 - name: Time the slow API cold, a new cache key each time
-  woody_measure:
+  woodyswarm.shop.woody_measure:
     url: http://shop.example/api/misc/heavy
     fresh_query: name
     resolve: ["shop.example:80:192.0.2.10"]
   register: cold
 
 - name: Time the page and its assets, and the lab sheet's wget -r
-  woody_measure:
+  woodyswarm.shop.woody_measure:
     kind: page
     url: http://shop.example/
     recursive_url: http://192.0.2.10/
     resolve: ["shop.example:80:192.0.2.10", "cdn.shop.example:80:192.0.2.20"]
 
 - name: Time five slow requests at once
-  woody_measure:
+  woodyswarm.shop.woody_measure:
     kind: parallel
     url: http://shop.example/api/misc/heavy
     fresh_query: name
@@ -166,7 +169,7 @@ from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit, parse_qsl
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.woody_stats import summarize
+from ansible_collections.woodyswarm.shop.plugins.module_utils.woody_stats import summarize
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "kind": {"type": "str", "choices": ["url", "page", "parallel"], "default": "url"},
@@ -238,7 +241,7 @@ class Curl:
 
     @staticmethod
     def parse(url: str, done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-        head, _, tail = done.stdout.rpartition("\n")
+        head, _newline, tail = done.stdout.rpartition("\n")
         timing = json.loads(tail) if tail.startswith("{") else {}
         headers = {}
         for line in head.splitlines():
@@ -312,7 +315,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
             warm_url = with_fresh_query(url, fresh, "warm") if params["prime"] else None
             if warm_url:
                 result["prime"] = curl.get(warm_url)
-            for _ in range(repetitions):
+            for _repetition in range(repetitions):
                 if params.get("invalidate_url"):
                     invalidated = curl.get(params["invalidate_url"].replace("{fresh}", f"measure-{uuid.uuid4().hex[:12]}"))
                     if invalidated["status"] != 200:
@@ -320,13 +323,13 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
                                          "it cannot make the next read a miss")
                 samples.append(curl.get(warm_url or with_fresh_query(url, fresh, "cold")))
         elif kind == "page":
-            samples = [page_sample(curl, url, Path(tmp)) for _ in range(repetitions)]
+            samples = [page_sample(curl, url, Path(tmp)) for _repetition in range(repetitions)]
             recursive_url = params.get("recursive_url")
             if recursive_url:
                 # wget has no --resolve: it gets the page by address, and so never looks a name up.
                 if not is_ip(urlsplit(recursive_url).hostname or ""):
                     raise ValueError(f"recursive_url {recursive_url}: give the page's address, not a name")
-                recursive = [recursive_sample(recursive_url, params["timeout"], Path(tmp)) for _ in range(repetitions)]
+                recursive = [recursive_sample(recursive_url, params["timeout"], Path(tmp)) for _repetition in range(repetitions)]
                 result["recursive"] = {"samples": recursive, "summary": summarize(recursive)}
         else:
             for round_ in range(repetitions):

@@ -1,3 +1,6 @@
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The comparison table of the stages (the lab sheet's section 7.1), as Markdown, CSV and a chart."""
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: write the comparison table of the measured stages (Markdown, CSV, PNG)."""
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ description:
     as a narrow table for a terminal (RV(narrow_table)).
   - Fails, naming the file, when a stage file is not a list of records of that stage.
 author:
-  - woodyswarm maintainers
+  - woodyswarm maintainers (!UNKNOWN)
 requirements:
   - matplotlib, only with O(chart=true)
 extends_documentation_fragment:
@@ -37,13 +40,13 @@ options:
     type: bool
     default: true
 seealso:
-  - module: woody_measure
+  - module: woodyswarm.shop.woody_measure
 """
 
 EXAMPLES = r"""
 ---
 - name: Write the comparison table
-  woody_report:
+  woodyswarm.shop.woody_report:
     results_dir: "{{ playbook_dir }}/build/results"
   register: report
 
@@ -79,8 +82,8 @@ from pathlib import Path
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.woody_report import (MATPLOTLIB_IMPORT_ERROR, STAGES, chart, csv_text, markdown,
-                                               narrow_markdown)
+from ansible_collections.woodyswarm.shop.plugins.module_utils.woody_report import (
+    MATPLOTLIB_IMPORT_ERROR, STAGES, chart, csv_text, markdown, narrow_markdown)
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "results_dir": {"type": "path", "required": True},

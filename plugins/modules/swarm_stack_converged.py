@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: wait until every service of a Swarm stack runs its desired tasks."""
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ description:
   - A Docker API error (engine unreachable, not a manager, ...) fails naming O(docker_host) and
     the call that failed.
 author:
-  - woodyswarm maintainers
+  - woodyswarm maintainers (!UNKNOWN)
 requirements:
   - Docker SDK for Python (C(docker) on PyPI, Debian package C(python3-docker))
   - The C(docker) CLI, only to force a reconcile
@@ -76,7 +79,7 @@ EXAMPLES = r"""
     compose: [/srv/woodytoys/stack.yml]
 
 - name: Wait until every service runs its desired tasks, healthy
-  swarm_stack_converged:
+  woodyswarm.shop.swarm_stack_converged:
     stack: woodytoys
     expected:
       db: 1
@@ -235,7 +238,7 @@ class Healer:
         # The CLI rather than the SDK: it bumps ForceUpdate on the current spec and keeps
         # everything else, registry credentials included (--with-registry-auth).
         name = f"{self._stack}_{state.name}"
-        rc, _, err = self._module.run_command(
+        rc, _out, err = self._module.run_command(
             ["docker", "service", "update", "--force", "--detach", "--with-registry-auth", name],
             environ_update={"DOCKER_HOST": self._docker_host})
         if rc != 0:

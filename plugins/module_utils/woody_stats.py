@@ -1,3 +1,6 @@
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Summaries of timed samples: min / p50 / p95 / max, status codes, cache states, bytes."""
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright (c) woodyswarm maintainers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ansible module: which of some Debian packages are not installed (one dpkg-query, no apt cache)."""
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ description:
   - A package counts as installed only when dpkg reports it fully installed (C(ii)); removed,
     half-installed and unknown names are missing.
 author:
-  - woodyswarm maintainers
+  - woodyswarm maintainers (!UNKNOWN)
 requirements:
   - C(dpkg-query) (Debian and its derivatives)
 extends_documentation_fragment:
@@ -41,7 +44,7 @@ seealso:
 EXAMPLES = r"""
 ---
 - name: Find which DNS tools are missing
-  packages_missing:
+  woodyswarm.shop.packages_missing:
     names: [bind9-utils, bind9-dnsutils]
   register: dns_tools
 
@@ -73,7 +76,7 @@ def installed_from(dpkg_output: str) -> set[str]:
     """Names whose status is installed, from lines ``name<TAB>status-abbrev`` (``ii `` = installed)."""
     installed = set()
     for line in dpkg_output.splitlines():
-        name, _, status = line.partition("\t")
+        name, _tab, status = line.partition("\t")
         if status.startswith("ii"):
             installed.add(name.split(":", 1)[0])  # name:arch for multi-arch packages
     return installed
