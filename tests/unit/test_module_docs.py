@@ -34,7 +34,7 @@ def facts(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_module_is_checked() -> None:
-    assert NAMES == ["build_context_digest", "image_publish_plan", "packages_missing", "swarm_stack_converged",
+    assert NAMES == ["build_context_digest", "image_digests", "image_publish_plan", "packages_missing", "swarm_stack_converged",
                        "woody_measure", "woody_report", "zone_records"]
 
 

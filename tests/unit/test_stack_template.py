@@ -30,6 +30,8 @@ PLAY = textwrap.dedent("""\
           vars:
             stack_db_secret_name: woodytoys_db_root_password_v1
             stack_db_app_secret_name: woodytoys_db_app_password_v1
+            # What tasks/render.yml pins (image_digests), here without a registry.
+            stack_pinned_images: "{{ stack_images_effective | combine({'redis': stack_redis_image, 'cdn': stack_cdn_edge_image}) }}"
             stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
 """).replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "roles/stack/templates/stack.yml.j2"))
 
