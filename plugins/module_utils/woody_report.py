@@ -73,7 +73,7 @@ def rows(records: Sequence[Record]) -> list[list[str]]:
         parallel = record.get("parallel")
         table.append([
             LABELS[stage],
-            str(record.get("api_replicas", "-")),
+            replicas(record, "scaled by hand"),
             seconds(page) + (gain(page, p50(base, "page")) if vs else ""),
             seconds(p50(record, "recursive")),
             f"{seconds(p50(record, 'heavy_cold'))} / {seconds(heavy_hit)}"
@@ -109,9 +109,15 @@ NOTES = {
     "parallel": "parallel: slow requests started at once, each with its own name; wall: until the "
                 "last one answered; req/s: requests per second at that wall time.",
 }
+def replicas(record: Record, note: str) -> str:
+    """The api count measured, with ``note`` when it is not the stage's own (scale.yml)."""
+    count, of_stage = record.get("api_replicas", "-"), record.get("stage_api_replicas")
+    return f"{count} ({note})" if of_stage is not None and str(of_stage) != str(count) else str(count)
+
+
 Figure = tuple[str, str, Callable[[Record, Record], str]]
 FIGURES: tuple[Figure, ...] = (
-    ("api replicas", "", lambda r, b: str(r.get("api_replicas", "-"))),
+    ("api replicas", "", lambda r, b: replicas(r, "by hand")),
     ("page", "page", lambda r, b: seconds(p50(r, "page"))),
     ("  vs initial", "gain", lambda r, b: change(p50(r, "page"), p50(b, "page"))),
     ("wget -r", "wget", lambda r, b: seconds(p50(r, "recursive"))),

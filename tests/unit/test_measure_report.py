@@ -184,3 +184,12 @@ def test_the_module_returns_both_tables_and_without_matplotlib_asks_for_it_only_
     assert result["table"] == (tmp_path / "report.md").read_text() == markdown(RECORDS[1:3])
     assert result["narrow_table"] == narrow_markdown(RECORDS[1:3])
     assert result["files"] == [str(tmp_path / "report.md"), str(tmp_path / "report.csv")]
+
+
+def test_an_api_count_scaled_by_hand_is_marked_as_such_not_taken_for_another_stage():
+    scaled = {**record("initial", 5, 16.0, 5.0, 5.0, False, 15.0, 15.0, 5.0), "stage_api_replicas": 3}
+    as_deployed = {**record("redis", 5, 16.0, 5.0, 0.002, True, 15.0, 0.003, 5.0), "stage_api_replicas": 5}
+    assert markdown([scaled, as_deployed]).splitlines()[2].startswith("| initial | 5 (scaled by hand) | ")
+    assert "| + Redis | 5 | " in markdown([scaled, as_deployed])
+    narrow = narrow_markdown([scaled, as_deployed])
+    assert "5 (by hand)" in narrow and max(len(line) for line in narrow.splitlines()) <= 80

@@ -69,6 +69,9 @@ def test_every_stage_renders_a_valid_stack(tmp_path, stage):
     front_env = services["front"].get("environment") or {}
     assert (front_env.get("FRONT_IMAGE_URL") == "http://cdn.woodytoys.lab:8081/5mo.jpg") == (stage == "cdn")
     assert ("cdn" in services) == (stage == "cdn")  # the self-hosted edge, by default
+    # Every service says what was deployed: the stage and the api count it asks for.
+    assert {(s["deploy"]["labels"]["com.woodyswarm.stage"], s["deploy"]["labels"]["com.woodyswarm.stage-api-replicas"])
+            for s in services.values()} == {(stage, "3" if stage == "initial" else "5")}
     assert "db-data" in stack["volumes"]
     assert stack["secrets"]["woodytoys_db_root_password_v1"]["external"] is True
     # The api logs in as its own user; root's password reaches the database alone.

@@ -2,12 +2,14 @@
 through the published port, the cache and the edge in cdn; reruns change nothing; data survives."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
@@ -195,3 +197,20 @@ def test_redis_answers_no_one_without_its_password(stage):
     # A cache that evicts its least recently used keys before its task's memory limit is reached.
     code, output = redis.exec_run(["sh", "-c", with_it.replace("ping", "config get maxmemory-policy")])
     assert output.split() == [b"maxmemory-policy", b"allkeys-lru"], output
+
+
+def test_measure_after_scaling_by_hand_records_the_stage_deployed_not_a_guess(stage, tmp_path):
+    if stage != "initial":
+        pytest.skip("the initial stage is the one a larger api count used to be taken for another")
+    knobs = yaml.safe_load(CONVERGE.read_text())[0]["vars"]
+    knobs.pop("stack_stage")
+    scaled = run_playbook(ROOT / "playbooks" / "scale.yml", {**knobs, "api_replicas": 5}, timeout=900)
+    assert scaled.returncode == 0, scaled.failure_messages()
+    measured = run_playbook(ROOT / "playbooks" / "measure.yml",
+                            {"measure_repetitions": 1, "measure_parallel_requests": 2, "measure_results_dir": str(tmp_path)},
+                            timeout=600)
+    assert measured.returncode == 0, measured.failure_messages() or measured.output[-3000:]
+    (record,) = json.loads((tmp_path / "initial.json").read_text())
+    assert (record["stage"], record["api_replicas"], record["stage_api_replicas"]) == ("initial", 5, 3)
+    assert not (tmp_path / "replicas.json").exists()
+    assert "5 (scaled by hand)" in (tmp_path / "report.md").read_text()
