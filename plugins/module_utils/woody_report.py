@@ -109,6 +109,8 @@ NOTES = {
     "parallel": "parallel: slow requests started at once, each with its own name; wall: until the "
                 "last one answered; req/s: requests per second at that wall time.",
 }
+
+
 def replicas(record: Record, note: str) -> str:
     """The api count measured, with ``note`` when it is not the stage's own (scale.yml)."""
     count, of_stage = record.get("api_replicas", "-"), record.get("stage_api_replicas")
