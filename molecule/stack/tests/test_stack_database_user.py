@@ -5,6 +5,8 @@ failing a request."""
 from __future__ import annotations
 
 import re
+import secrets
+import string
 import sys
 from pathlib import Path
 
@@ -76,7 +78,8 @@ def test_rotating_both_passwords_applies_them_without_failing_a_request():
     probe = SiteProbe([PROBE], period=0.5, timeout=60, expect={PROBE: b"rotation-probe"})
     # What a user of the lab does: new passwords in the store (a vault on a real cluster), deploy.
     for name in ("db_root_password", "db_app_password"):
-        (STORE / name).write_text(f"Rotated{name[:7]}{version}x{old_root[:9]}{old_app[-9:]}")
+        (STORE / name).write_text("".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24)))
+    assert (stored("db_root_password"), stored("db_app_password")) != (old_root, old_app)
     probe.start()
     run = run_playbook(CONVERGE, {"woody_test_stage": "cdn"}, timeout=900)
     answers = probe.finish()
