@@ -11,6 +11,8 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ansible_collections.woodyswarm.shop.plugins.module_utils.stages import STAGES
+
 try:
     import matplotlib
 except ImportError:
@@ -18,8 +20,6 @@ except ImportError:
 else:
     MATPLOTLIB_IMPORT_ERROR = None
 
-STAGES = ("initial", "replicas", "redis", "cdn")
-LABELS = {"initial": "initial", "replicas": "+ replicas", "redis": "+ Redis", "cdn": "+ CDN"}
 HEADER = ("configuration", "api replicas", "full page load", "recursive load (lab sheet's wget -r)",
           "slow API miss / hit", "DB API miss / hit", "parallel slow requests (wall, req/s)")
 
@@ -72,7 +72,7 @@ def rows(records: Sequence[Record]) -> list[list[str]]:
         wall = p50(record, "parallel")
         parallel = record.get("parallel")
         table.append([
-            LABELS[stage],
+            STAGES[stage]["label"],
             replicas(record, "scaled by hand"),
             seconds(page) + (gain(page, p50(base, "page")) if vs else ""),
             seconds(p50(record, "recursive")),
@@ -164,7 +164,7 @@ def narrow_markdown(records: Sequence[Record]) -> str:
         number = numbers.setdefault(note, len(numbers) + 1)
         return f"{label} [{number}]"
 
-    table = [[marked("p50", "p50"), *(LABELS[stage] for stage in stages)]]
+    table = [[marked("p50", "p50"), *(STAGES[stage]["label"] for stage in stages)]]
     for label, note, cell in FIGURES:
         cells = [cell(record, {} if stage == "initial" else base) for stage, record in stages.items()]
         if any(cells):  # a change row with no initial configuration to compare with: left out
@@ -206,7 +206,7 @@ def chart(records: Sequence[Record], path: str) -> None:
     for i, (label, pick) in enumerate(series.items()):
         values = [pick(record) or 0 for record in stages.values()]
         axes.bar([x + i * width for x in range(len(stages))], values, width, label=label)
-    axes.set_xticks([x + 0.4 - width / 2 for x in range(len(stages))], [LABELS[s] for s in stages])
+    axes.set_xticks([x + 0.4 - width / 2 for x in range(len(stages))], [STAGES[s]["label"] for s in stages])
     axes.set_yscale("log")
     axes.set_ylabel("p50 seconds (log scale)")
     axes.set_title("WoodyToys: each stage against the initial one")

@@ -10,9 +10,9 @@ DOCUMENTATION = r"""
 module: woody_report
 short_description: Render the comparison table of the measured stages (report.md, report.csv, report.png)
 description:
-  - Reads C(initial.json), C(replicas.json), C(redis.json) and C(cdn.json) (each a JSON list of
-    measure records) in O(results_dir); other files there are left alone. Keeps the newest record
-    of each stage.
+  - Reads C(<stage>.json) for each of the lab sheet's stages (the lookup P(woodyswarm.shop.stages#lookup)
+    lists them; each file a JSON list of measure records) in O(results_dir); other files there are
+    left alone. Keeps the newest record of each stage.
   - Writes C(report.md) (the table in the lab sheet's shape, one row per stage), C(report.csv) (the
     raw p50 figures) and, with O(chart), C(report.png); returns the table, and the same figures
     as a narrow table for a terminal (RV(narrow_table)).
@@ -82,8 +82,9 @@ from pathlib import Path
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.woodyswarm.shop.plugins.module_utils.stages import STAGES
 from ansible_collections.woodyswarm.shop.plugins.module_utils.woody_report import (
-    MATPLOTLIB_IMPORT_ERROR, STAGES, chart, csv_text, markdown, narrow_markdown)
+    MATPLOTLIB_IMPORT_ERROR, chart, csv_text, markdown, narrow_markdown)
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "results_dir": {"type": "path", "required": True},

@@ -31,7 +31,10 @@ description:
     server the zone's NS records name are allowed.
   - Returns the candidate content; never writes (write it with M(ansible.builtin.copy) and
     C(validate=named-checkzone), so a rejected candidate never replaces the file). Without
-    O(path), only checks and normalises the records (for RFC 2136 updates).
+    O(path), only checks and normalises the records (to refuse bad records before anything
+    changes, and for RFC 2136 updates).
+  - A refused record is named by its index, C(records[<index>]), then its name, type and value, and
+    the message says what is wrong with it.
 author:
   - woodyswarm maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -172,6 +175,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 }
 
 SUPPORTED_TYPES = ("A", "AAAA", "CNAME")
+ADDRESS_KINDS = {"A": "an IPv4 address", "AAAA": "an IPv6 address"}
 CLASSES = {"IN", "CH", "CHAOS", "HS", "HESIOD", "CS"}
 TTL_RE = re.compile(r"^(\d+|(\d+[wdhms])+)$", re.IGNORECASE)
 TTL_UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -413,16 +417,18 @@ def wanted_records(records: Iterable[Mapping[str, Any]], origin: str) -> list[RR
     records = list(records)
     if not records:
         raise ZoneError("records is empty: give at least one {name, type, value}")
-    for number, record in enumerate(records, 1):
-        where = f"records[{number - 1}]"
-        missing = [key for key in ("name", "type", "value") if str(record.get(key) or "") == ""]
+    for index, record in enumerate(records):
+        given = [str(record.get(key) or "") for key in ("name", "type", "value")]
+        where = f"records[{index}] ({' '.join(text or '?' for text in given)})"
+        missing = [key for key, text in zip(("name", "type", "value"), given) if text == ""]
         if missing:
             raise ZoneError(f"{where} lacks {', '.join(missing)}")
-        name, rtype, value = str(record["name"]), str(record["type"]).upper(), str(record["value"])
+        name, rtype, value = given[0], given[1].upper(), given[2]
         if rtype not in SUPPORTED_TYPES:
             raise ZoneError(f"{where}: type {rtype} is not one of {', '.join(SUPPORTED_TYPES)}")
         if name != "@" and not HOSTNAME_RE.match(name):
-            raise ZoneError(f"{where}: name {name!r} is not a DNS name")
+            raise ZoneError(f"{where}: name {name!r} is not a DNS name (@, a name relative to the zone, "
+                            "or an absolute name ending with a dot; no spaces)")
         owner = absolute(name, origin)
         if not in_zone(owner, origin):
             raise ZoneError(f"{where}: name {name!r} is outside the zone {origin}")
@@ -433,10 +439,10 @@ def wanted_records(records: Iterable[Mapping[str, Any]], origin: str) -> list[RR
         try:
             canonical = canonical_value(rtype, value, origin)
         except ValueError:
-            raise ZoneError(f"{where}: {value!r} is not a valid {rtype} value") from None
+            raise ZoneError(f"{where}: value {value!r} is not {ADDRESS_KINDS.get(rtype, f'a valid {rtype} value')}") from None
         ttl = record.get("ttl")
         if ttl is not None and ttl != "":
-            if not str(ttl).isdigit() or int(ttl) > MAX_TTL:
+            if not re.fullmatch(r"[0-9]+", str(ttl)) or int(ttl) > MAX_TTL:
                 raise ZoneError(f"{where}: ttl must be a number of seconds from 0 to {MAX_TTL} (got {ttl!r})")
             ttl = int(ttl)
         else:

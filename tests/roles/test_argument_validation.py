@@ -15,7 +15,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ansible_run import PlayRun, run_playbook  # noqa: E402
 
-# role, host pattern, bad variables, variable name the error must name
+# role, host pattern, bad variables, text the error must hold (the variable's name, or the record's)
+# measure_results_dir has no default (the caller names it): given, so that the bad value is what fails.
+MEASURE_REQUIRED = {"measure_results_dir": "/tmp/woodyswarm-unused"}
 CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("local_lab", "controller", {"local_lab_workers": -1}, "local_lab_workers"),
     ("local_lab", "controller", {"local_lab_workers": "two"}, "local_lab_workers"),
@@ -68,13 +70,32 @@ CASES: list[tuple[str, str, dict[str, object], str]] = [
     ("cdn", "node1", {"cdn_provider": "akamai"}, "cdn_provider"),
     ("cdn", "node1", {"cdn_provider": "gcore", "cdn_gcore_origin": "shop.example"}, "cdn_gcore_api_key"),
     ("cdn", "node1", {"cdn_uncached_paths": ["/api; return 200"]}, "cdn_uncached_paths"),
-    ("measure", "controller", {"measure_stage": "turbo"}, "measure_stage"),
-    ("measure", "controller", {"measure_stage": "initial", "measure_repetitions": 0}, "measure_repetitions"),
+    ("measure", "controller", {"measure_stage": "turbo", **MEASURE_REQUIRED}, "measure_stage"),
+    ("measure", "controller", {"measure_stage": "initial", "measure_repetitions": 0, **MEASURE_REQUIRED}, "measure_repetitions"),
     ("stack", "node1", {"stack_stop_grace_period": "thirty seconds"}, "stack_stop_grace_period"),
     ("stack", "node1", {"stack_redis_password": "too short", "stack_stage": "redis"}, "stack_redis_password"),
     ("stack", "node1", {"stack_update_delay": "10"}, "stack_update_delay"),
-    ("measure", "controller", {"measure_stage": "initial", "measure_resolve": "shop:80:127.0.0.1"}, "measure_resolve"),
-    ("measure", "controller", {"measure_stage": "initial", "measure_site_url": "ftp://shop/"}, "measure_site_url"),
+    ("measure", "controller", {"measure_stage": "initial", "measure_resolve": "shop:80:127.0.0.1", **MEASURE_REQUIRED}, "measure_resolve"),
+    ("measure", "controller", {"measure_stage": "initial", "measure_site_url": "ftp://shop/", **MEASURE_REQUIRED}, "measure_site_url"),
+    # bind_zone's records are checked by the zone_records module in the preflight, whatever the method.
+    ("bind_zone", "controller",
+     {"bind_zone_records": [{"name": "cdn", "type": "CNAME", "value": "edge woodytoys.lab."}],
+      "bind_zone_origin": "woodytoys.lab", "bind_zone_method": "nsupdate",
+      "bind_zone_tsig_key_name": "ddns", "bind_zone_tsig_key_secret": "c2VjcmV0"},
+     "records[0] (cdn CNAME edge woodytoys.lab.): CNAME target"),
+    ("bind_zone", "controller",
+     {"bind_zone_records": [{"name": "@", "type": "CNAME", "value": "edge.example.net."}],
+      "bind_zone_origin": "woodytoys.lab", "bind_zone_file": "/nonexistent/db.woodytoys.lab"},
+     "records[0] (@ CNAME edge.example.net.): a CNAME cannot sit at the zone apex"),
+    ("bind_zone", "controller",
+     {"bind_zone_records": [{"name": "www", "type": "A", "value": "192.0.2.1", "ttl": 2**31}],
+      "bind_zone_origin": "woodytoys.lab", "bind_zone_file": "/nonexistent/db.woodytoys.lab"},
+     "records[0] (www A 192.0.2.1): ttl must be a number of seconds"),
+    ("bind_zone", "controller",
+     {"bind_zone_records": [], "bind_zone_origin": "woodytoys.lab", "bind_zone_file": "/nonexistent/db.woodytoys.lab"},
+     "bind_zone_records is empty"),
+    ("cdn", "node1", {"cdn_gcore_purge_by": "files"}, "cdn_gcore_purge_by"),
+    ("cdn", "node1", {"cdn_front_changed": "maybe"}, "cdn_front_changed"),
 ]
 
 

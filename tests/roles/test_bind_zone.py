@@ -378,18 +378,24 @@ def test_real_zone_several_records_and_origins(tmp_path, start_named):
 
 # --- bad input and rejected candidates leave the file and the server alone ------------------------
 
+# The records' messages come from the zone_records module, which names a record records[<index>]
+# (<name> <type> <value>); the type's choices from the argument spec; the empty list from the preflight.
 BAD_INPUT = {
     "target-with-space": ([{"name": "cdn", "type": "CNAME", "value": "edge woodytoys.lab."}],
-                          ["bind_zone_records[0]", "CNAME target"]),
+                          ["records[0] (cdn CNAME edge woodytoys.lab.)", "CNAME target", "is not a DNS name"]),
     "name-with-space": ([{"name": "my cdn", "type": "CNAME", "value": "edge.woodytoys.lab."}],
-                        ["bind_zone_records[0]", "name"]),
-    "unknown-type": ([{"name": "cdn", "type": "MX", "value": "10 mail"}], ["type", "MX"]),
+                        ["records[0] (my cdn CNAME edge.woodytoys.lab.)", "name 'my cdn' is not a DNS name"]),
+    "unknown-type": ([{"name": "cdn", "type": "MX", "value": "10 mail"}], ["bind_zone_records", "type", "MX"]),
     "owner-outside-zone": ([{"name": "cdn.example.com.", "type": "CNAME", "value": "edge.woodytoys.lab."}],
-                           ["bind_zone_records[0]", "outside the zone"]),
-    "bad-address": ([{"name": "img", "type": "A", "value": "192.0.2.300"}], ["bind_zone_records[0]", "IPv4"]),
+                           ["records[0] (cdn.example.com.", "outside the zone"]),
+    "bad-address": ([{"name": "img", "type": "A", "value": "192.0.2.300"}], ["records[0] (img A", "IPv4 address"]),
     "second-record-bad": ([{"name": "img", "type": "A", "value": "192.0.2.30"},
                            {"name": "x", "type": "A", "value": "x"}],
-                          ["bind_zone_records[1]", "IPv4"]),
+                          ["records[1] (x A x)", "IPv4 address"]),
+    "cname-at-apex": ([{"name": "woodytoys.lab.", "type": "CNAME", "value": "edge.example.net."}],
+                      ["records[0] (woodytoys.lab. CNAME", "zone apex"]),
+    "aaaa-not-ipv6": ([{"name": "img", "type": "AAAA", "value": "2001:db8::1::2"}], ["records[0] (img AAAA", "IPv6 address"]),
+    "ttl-too-large": ([{"name": "img", "type": "A", "value": "192.0.2.30", "ttl": 2**31}], ["records[0] (img A", "ttl"]),
     "empty-list": ([], ["bind_zone_records is empty"]),
 }
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pymysql
 
 REPO = Path(__file__).resolve().parents[2]
-FILES = REPO / "files"
+FILES = REPO / "roles" / "images" / "files"
 API_DIR = FILES / "api"
 DB_DIR = FILES / "database"
 LOOPBACK = "127.0.0.1"

@@ -13,6 +13,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from library_module import PACKAGE, load, run  # noqa: E402
 
+from ansible_collections.woodyswarm.shop.plugins.module_utils.stages import STAGES  # noqa: E402
 from ansible_collections.woodyswarm.shop.plugins.module_utils.woody_report import (  # noqa: E402
     WIDTH, chart, csv_text, latest_per_stage, markdown, narrow_markdown)
 
@@ -63,7 +64,7 @@ def test_csv_has_the_raw_figures():
 def test_the_newest_record_of_a_stage_wins():
     older = record("initial", 3, 20.0, 5.0, 5.0, False, 15.0, 15.0, 10.0, timestamp="2026-11-26T01:00:00Z")
     assert latest_per_stage([RECORDS[1], older])["initial"]["page"]["p50"] == 16.0
-    assert list(latest_per_stage(RECORDS)) == ["initial", "replicas", "redis", "cdn"]
+    assert list(latest_per_stage(RECORDS)) == list(STAGES)
 
 
 def test_missing_stages_and_measures_show_a_dash():

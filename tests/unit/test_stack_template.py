@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from library_module import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-STAGES = ["initial", "replicas", "redis", "cdn"]
+from ansible_collections.woodyswarm.shop.plugins.module_utils.stages import STAGES
+
 PASSWORD = "Not-In-Any-File-42"
 
 PLAY = textwrap.dedent("""\
@@ -28,11 +29,11 @@ PLAY = textwrap.dedent("""\
             dest: "{{ out }}"
             mode: "0644"
           vars:
-            stack_db_secret_name: woodytoys_db_root_password_v1
-            stack_db_app_secret_name: woodytoys_db_app_password_v1
+            _stack_db_secret_name: woodytoys_db_root_password_v1
+            _stack_db_app_secret_name: woodytoys_db_app_password_v1
             # What tasks/render.yml pins (image_digests), here without a registry.
-            stack_pinned_images: "{{ stack_images_effective | combine({'redis': stack_redis_image, 'cdn': stack_cdn_edge_image}) }}"
-            stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
+            _stack_pinned_images: "{{ _stack_images | combine({'redis': stack_redis_image, 'cdn': stack_cdn_edge_image}) }}"
+            _stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
 """).replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "roles/stack/templates/stack.yml.j2"))
 
 
@@ -55,7 +56,7 @@ def render(tmp_path: Path, **settings: object) -> dict:
     return yaml.safe_load(checked.stdout)
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_every_stage_renders_a_valid_stack(tmp_path, stage):
     stack = render(tmp_path, stack_stage=stage)
     services = stack["services"]
@@ -91,6 +92,14 @@ def test_every_stage_renders_a_valid_stack(tmp_path, stage):
         for client in ("api", "reverse"):
             assert any(s["source"] == "woodytoys_redis_password_v1" and s["target"] == "redis_password"
                        for s in services[client]["secrets"]), client
+
+
+def test_a_count_set_by_hand_keeps_the_stage_count_as_label(tmp_path):
+    """scale.yml's count runs; the labels still say what the stage asks for (measure shows both)."""
+    services = render(tmp_path, stack_stage="redis", stack_api_replicas_override=7)["services"]
+    assert services["api"]["deploy"]["replicas"] == 7
+    assert services["api"]["deploy"]["labels"]["com.woodyswarm.stage-api-replicas"] == "5"
+    assert services["api"]["deploy"]["labels"]["com.woodyswarm.stage"] == "redis"
 
 
 def test_only_the_proxy_joins_the_front_tier_to_the_state(tmp_path):
@@ -162,7 +171,7 @@ def test_an_external_cdn_runs_no_edge_and_serves_on_port_80(tmp_path):
 def test_https_publishes_the_tls_port_with_the_certificate_as_secrets(tmp_path):
     certificate, key = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----\nMIIC\n-----END PRIVATE KEY-----"
     stack = render(tmp_path, stack_tls_certificate=certificate, stack_tls_key=key, stack_https_redirect=True,
-                   stack_tls_secret_names={"certificate": "woodytoys_tls_certificate_v1", "key": "woodytoys_tls_key_v1"})
+                   _stack_tls_secret_names={"certificate": "woodytoys_tls_certificate_v1", "key": "woodytoys_tls_key_v1"})
     reverse = stack["services"]["reverse"]
     assert [(p["target"], p["published"]) for p in reverse["ports"]] == [(8080, 80), (8443, 443)]
     assert {(s["source"], s["target"]) for s in reverse["secrets"]} == {

@@ -319,10 +319,18 @@ def test_unbalanced_parentheses_are_refused():
     ([{"name": "cdn.example.com.", "type": "A", "value": "192.0.2.1"}], "outside the zone"),
     ([{"name": "woodytoys.lab.x.", "type": "A", "value": "192.0.2.1"}], "outside the zone"),
     ([{"name": "@", "type": "CNAME", "value": "edge.example.net."}], "apex"),
-    ([{"name": "img", "type": "A", "value": "192.0.2.300"}], "valid A"),
-    ([{"name": "img", "type": "AAAA", "value": "192.0.2.1"}], "valid AAAA"),
+    ([{"name": "woodytoys.lab.", "type": "CNAME", "value": "edge.example.net."}], "apex"),
+    ([{"name": "img", "type": "A", "value": "192.0.2.300"}], "not an IPv4 address"),
+    ([{"name": "img", "type": "A", "value": "192.0.2.01"}], "not an IPv4 address"),
+    ([{"name": "img", "type": "AAAA", "value": "192.0.2.1"}], "not an IPv6 address"),
+    ([{"name": "img", "type": "AAAA", "value": "1::2::3"}], "not an IPv6 address"),
     ([{"name": "img", "type": "A", "value": "192.0.2.1", "ttl": -5}], "ttl"),
     ([{"name": "img", "type": "A", "value": "192.0.2.1", "ttl": 2**31}], "ttl"),
+    ([{"name": "img", "type": "A", "value": "192.0.2.1", "ttl": "1h"}], "ttl"),
+    ([{"name": "img", "type": "A", "value": "192.0.2.1", "ttl": 300.0}], "ttl"),
+    ([{"name": "img", "type": "A", "value": "192.0.2.1", "ttl": True}], "ttl"),
+    ([{"name": "a" * 64, "type": "A", "value": "192.0.2.1"}], "not a DNS name"),
+    ([{"name": "img.", "type": "A", "value": "192.0.2.1"}], "outside the zone"),
     ([{"name": "img", "type": "A"}], "lacks value"),
     ([CDN, {"name": "cdn", "type": "CNAME", "value": "other."}], "CNAME targets"),
     ([CDN, {"name": "cdn", "type": "A", "value": "192.0.2.1"}], "stands alone"),
@@ -334,6 +342,25 @@ def test_unbalanced_parentheses_are_refused():
 def test_bad_records_are_refused(records, words):
     with pytest.raises(zr.ZoneError, match=words):
         edit(REAL, *records)
+
+
+@pytest.mark.parametrize(("records", "message"), [
+    ([CDN, {"name": "x", "type": "A", "value": "x"}], "records[1] (x A x): value 'x' is not an IPv4 address"),
+    ([{"name": "my cdn", "type": "CNAME", "value": "edge."}],
+     "records[0] (my cdn CNAME edge.): name 'my cdn' is not a DNS name (@, a name relative to the zone, "
+     "or an absolute name ending with a dot; no spaces)"),
+    ([{"name": "cdn", "type": "CNAME", "value": "edge woodytoys.lab."}],
+     "records[0] (cdn CNAME edge woodytoys.lab.): CNAME target 'edge woodytoys.lab.' is not a DNS name"),
+    ([{"name": "@", "type": "CNAME", "value": "edge.example.net."}],
+     "records[0] (@ CNAME edge.example.net.): a CNAME cannot sit at the zone apex woodytoys.lab."),
+    ([{"name": "img", "type": "A", "value": "192.0.2.1", "ttl": "1h"}],
+     "records[0] (img A 192.0.2.1): ttl must be a number of seconds from 0 to 2147483647 (got '1h')"),
+    ([{"name": "cdn", "type": "A"}], "records[0] (cdn A ?) lacks value"),
+])
+def test_a_refused_record_is_named_with_what_is_wrong(records, message):
+    with pytest.raises(zr.ZoneError) as refused:
+        zr.wanted_records(records, "woodytoys.lab.")
+    assert str(refused.value) == message
 
 
 def test_normalised_rrsets_and_expected_answers():

@@ -71,7 +71,7 @@ def git(*argv: str, cwd: Path) -> str:
 def git_source(tmp_path_factory):
     base = tmp_path_factory.mktemp("gitsrc")
     work = base / "work"
-    subprocess.run(["cp", "-r", str(ROOT / "files"), str(work)], check=True)
+    subprocess.run(["cp", "-r", str(ROOT / "roles" / "images" / "files"), str(work)], check=True)
     subprocess.run(["rm", "-rf", *map(str, work.glob("*/wheels"))], check=True)
     git("init", "-q", "-b", "main", cwd=work)
     git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", cwd=work)

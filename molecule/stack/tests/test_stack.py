@@ -216,7 +216,7 @@ def test_measure_after_scaling_by_hand_records_the_stage_deployed_not_a_guess(st
     scaled = run_playbook(ROOT / "playbooks" / "scale.yml", {**knobs, "api_replicas": 5}, timeout=900)
     assert scaled.returncode == 0, scaled.failure_messages()
     measured = run_playbook(ROOT / "playbooks" / "measure.yml",
-                            {"measure_repetitions": 1, "measure_parallel_requests": 2, "measure_results_dir": str(tmp_path)},
+                            {"measure_repetitions": 1, "measure_parallel_requests": 2, "woody_results_dir": str(tmp_path)},
                             timeout=600)
     assert measured.returncode == 0, measured.failure_messages() or measured.output[-3000:]
     (record,) = json.loads((tmp_path / "initial.json").read_text())
