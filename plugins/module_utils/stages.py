@@ -1,7 +1,7 @@
 # Copyright (c) woodyswarm maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The lab sheet's stages, in order: the one table that says what each stage deploys.
+"""The lab sheet's stages, in order (initial, replicas, redis, cdn): the one table of what each deploys.
 
 Python reads it here; roles, playbooks and templates through the lookup woodyswarm.shop.stages.
 """
