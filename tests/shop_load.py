@@ -30,8 +30,9 @@ class Outcome:
     status: int  # 0: no HTTP answer
     seconds: float
     retry_after: bool
-    cache: str = ""  # X-Cache: HIT, MISS or BYPASS
+    cache: str = ""  # X-Cache: HIT, MISS, STALE or BYPASS
     error: str = ""
+    body: str = ""  # its first 200 characters
 
     @property
     def clean(self) -> bool:
@@ -44,12 +45,13 @@ def get(path: str, timeout: float) -> Outcome:
     started = time.monotonic()
     try:
         with urllib.request.urlopen(SITE + path, timeout=timeout) as answer:
-            answer.read()
+            body = answer.read()
             return Outcome(path, answer.status, time.monotonic() - started, "Retry-After" in answer.headers,
-                           answer.headers.get("X-Cache", ""))
+                           answer.headers.get("X-Cache", ""), body=body[:200].decode("utf-8", "replace"))
     except urllib.error.HTTPError as error:
-        error.read()
-        return Outcome(path, error.code, time.monotonic() - started, "Retry-After" in error.headers)
+        body = error.read()
+        return Outcome(path, error.code, time.monotonic() - started, "Retry-After" in error.headers,
+                       error.headers.get("X-Cache", ""), body=body[:200].decode("utf-8", "replace"))
     except OSError as error:
         return Outcome(path, 0, time.monotonic() - started, False, error=repr(error))
 

@@ -54,7 +54,7 @@ EXAMPLES = r"""
 ---
 - name: Compute the content tag of the api image
   woodyswarm.shop.build_context_digest:
-    path: "{{ playbook_dir }}/roles/images/files/api"
+    path: "{{ playbook_dir }}/files/services/api"
     inputs:
       BASE_IMAGE: woody/python-base:1
   register: api_digest
@@ -63,7 +63,7 @@ EXAMPLES = r"""
   community.docker.docker_image_build:
     name: registry.example:5000/woody/api
     tag: "{{ api_digest.tag }}"
-    path: "{{ playbook_dir }}/roles/images/files/api"
+    path: "{{ playbook_dir }}/files/services/api"
 """
 
 RETURN = r"""

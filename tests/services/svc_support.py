@@ -18,7 +18,7 @@ from pathlib import Path
 import pymysql
 
 REPO = Path(__file__).resolve().parents[2]
-FILES = REPO / "roles" / "images" / "files"
+FILES = REPO / "files" / "services"
 API_DIR = FILES / "api"
 DB_DIR = FILES / "database"
 LOOPBACK = "127.0.0.1"
@@ -209,7 +209,9 @@ class ApiProcess:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("DB_", "REDIS_", "API_"))}
         env.update(self.env)
-        env.update({"API_BIND": LOOPBACK, "API_PORT": str(self.port), "PYTHONPATH": str(API_DIR)})
+        # A test may put its own modules first (tests/services/vanished_names: a resolver fault).
+        python_path = [p for p in (self.env.get("PYTHONPATH", ""), str(API_DIR)) if p]
+        env.update({"API_BIND": LOOPBACK, "API_PORT": str(self.port), "PYTHONPATH": os.pathsep.join(python_path)})
         log = open(self.log_path, "ab")  # noqa: SIM115
         # The image's own start script, with the virtual environment's gunicorn.
         env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"

@@ -351,14 +351,15 @@ def test_hit_after_miss_is_fast(api: ApiProcess, cache: redis.Redis) -> None:
     assert hit.body == miss.body
     assert miss.seconds >= DB_SLEEP_SECONDS > hit.seconds
     ttl = max(cache.ttl(k) for k in cache.keys("woody:cache:products:*"))
-    assert 15 + 30 < ttl <= 15 + 30 + DB_SLEEP_SECONDS + 10
+    # fresh for 15 s, then kept for stale-if-error (300 s, longer than a renewal may take)
+    assert 15 + 300 - 5 < ttl <= 15 + 300
 
 
 def test_ttl_per_endpoint(api: ApiProcess, cache: redis.Redis) -> None:
     assert http_get(api.base + "/api/misc/heavy?name=ttl").cache == "MISS"
     (key,) = heavy_keys(cache)
-    # fresh for 30 s, then served stale while a renewal may take (queue 30 s + work + 10 s)
-    assert 30 + 30 < cache.ttl(key) <= 30 + 30 + DB_SLEEP_SECONDS + 10
+    # fresh for 30 s, then kept for stale-if-error (300 s, longer than a renewal may take)
+    assert 30 + 300 - 5 < cache.ttl(key) <= 30 + 300
 
 
 def test_only_successful_gets_are_stored(api: ApiProcess, cache: redis.Redis) -> None:

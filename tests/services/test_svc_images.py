@@ -48,15 +48,20 @@ def base_image(variable: str, default: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def images() -> dict[str, str]:
+def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
         pytest.skip("no Docker engine reachable")
     python = base_image("WOODY_BASE_PYTHON", "woodylab/python:bookworm")
     nginx = base_image("WOODY_BASE_NGINX", "woodylab/nginx:bookworm")
     mariadb = base_image("WOODY_BASE_MARIADB", "woodylab/mariadb:bookworm")
-    for requirements, wheels in ((FILES / "api" / "requirements.txt", FILES / "api" / "wheels"),
-                                 (FILES / "front" / "requirements-build.txt",
-                                  FILES / "front" / "wheels")):
+    # Built from copies with their wheelhouses, as the images role stages them: the source
+    # stays as it is.
+    contexts = tmp_path_factory.mktemp("contexts")
+    for folder in ("api", "database", "reverse-proxy", "front"):
+        shutil.copytree(FILES / folder, contexts / folder, ignore=shutil.ignore_patterns("wheels", "__pycache__"))
+    for requirements, wheels in ((contexts / "api" / "requirements.txt", contexts / "api" / "wheels"),
+                                 (contexts / "front" / "requirements-build.txt",
+                                  contexts / "front" / "wheels")):
         try:
             fill_wheelhouse(requirements, wheels)
         except subprocess.CalledProcessError:
@@ -72,7 +77,7 @@ def images() -> dict[str, str]:
     tags = {}
     for folder, args in builds.items():
         tag = f"{TAG}/{folder}:latest"
-        docker("build", "-q", *args, "-t", tag, str(FILES / folder))
+        docker("build", "-q", *args, "-t", tag, str(contexts / folder))
         tags[folder] = tag
     return tags
 

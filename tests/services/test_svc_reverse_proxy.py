@@ -83,9 +83,11 @@ sys.exit(0 if addresses else 2)
 @dataclass
 class FakeDns:
     """Answers A queries from ``names`` (one address or a list, in a random order as Docker's
-    DNS does, TTL 1 s), NXDOMAIN for anything else or an empty list."""
+    DNS does, TTL 1 s), NXDOMAIN for anything else or an empty list. Names in ``silent`` get
+    no answer at all, as Docker's DNS does for a service with no task left."""
 
     names: dict[str, str | list[str]] = field(default_factory=dict)
+    silent: set[str] = field(default_factory=set)
     sock: socket.socket = field(default_factory=lambda: socket.socket(socket.AF_INET,
                                                                       socket.SOCK_DGRAM))
     queries: list[str] = field(default_factory=list)
@@ -104,7 +106,9 @@ class FakeDns:
                 packet, peer = self.sock.recvfrom(512)
             except OSError:
                 continue
-            self.sock.sendto(self._answer(packet), peer)
+            answer = self._answer(packet)
+            if answer:
+                self.sock.sendto(answer, peer)
 
     def _answer(self, packet: bytes) -> bytes:
         labels, i = [], 12
@@ -115,6 +119,8 @@ class FakeDns:
         question = packet[12:i + 5]
         name = ".".join(labels).lower()
         self.queries.append(name)
+        if name in self.silent:
+            return b""
         value = self.names.get(name)
         addresses = [value] if isinstance(value, str) else list(value or [])
         if not addresses:
@@ -149,6 +155,11 @@ class Proxy:
     @property
     def upstreams(self) -> str:
         return (self.tmp / "rp.upstreams").read_text(encoding="utf-8")
+
+    @property
+    def error_log(self) -> str:
+        path = self.tmp / "error.log"
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
     @property
     def entrypoint_log(self) -> str:
@@ -816,6 +827,29 @@ def test_without_redis_the_proxy_leaves_every_request_to_the_api(
     replies = [http_get(f"{base}/api/misc/heavy?name=no-redis") for _ in range(3)]
     assert [(r.status, r.cache) for r in replies] == [(200, "BYPASS")] * 3
     assert all(r.seconds < HEAVY_SECONDS + 1 for r in replies)
+
+
+def test_with_redis_s_name_gone_the_proxy_stops_asking_and_costs_no_time(
+        tmp_path: Path, cached_site: CachedSite, redis_server: RedisServer) -> None:
+    """Redis's name gets no answer (its service has no task left): the proxy's lookup gives up
+    within its bound, its breaker opens (logged once), the API answers every request."""
+    dns = FakeDns({"api.test": "127.0.0.1", "front.test": "127.0.0.1"}, silent={"redis-gone.test"})
+    dns_port = dns.start()
+    env = {**cached_site.env, "RP_RESOLVER": f"127.0.0.1:{dns_port}",
+           "RP_CACHE_REDIS": f"redis-gone.test:{redis_server.port}"}
+    proxy = start_proxy(tmp_path, dns_port, env, workers=1)
+    try:
+        replies = []
+        for attempt in range(4):
+            replies.append(http_get(f"{proxy.base}/api/misc/heavy?name=redis-gone-{attempt}", timeout=40))
+            time.sleep(0.5)
+        assert [r.status for r in replies] == [200] * 4, replies
+        assert max(r.seconds for r in replies) < HEAVY_SECONDS + 1, [r.seconds for r in replies]
+        log = proxy.error_log
+        assert log.count("cache lookup breaker open") == 1, log[-2000:]
+    finally:
+        proxy.stop()
+        dns.stop()
 
 
 # --- facing the internet: HTTPS, the redirect to it, per-client limits -------------------------

@@ -127,3 +127,59 @@ def test_the_work_slot_goes_in_line_a_renewal_first() -> None:
     assert order[:2] == ["holder", "renewal"], order
     assert order[2:] == ["miss0", "miss1", "miss2"]  # the line is first come, first served
     assert capacity.longest_held() == 0.0
+
+
+def test_the_breaker_opens_probes_once_and_closes() -> None:
+    from woody_api.breaker import Breaker
+
+    now = [100.0]
+    breaker = Breaker("cache", 2.0, clock=lambda: now[0], jitter=lambda: 1.0)
+    assert breaker.allow() and not breaker.blocked()
+    breaker.failed(OSError("gone"))
+    assert breaker.blocked() and not breaker.allow()
+    now[0] += 2.1
+    assert not breaker.blocked()
+    assert breaker.allow()          # the one probe
+    assert not breaker.allow()      # the others wait for its outcome
+    breaker.failed(OSError("still gone"))
+    now[0] += 1.0
+    assert not breaker.allow()      # opened again for a whole interval
+    now[0] += 1.1
+    assert breaker.allow()
+    breaker.succeeded()
+    assert breaker.allow() and breaker.allow()
+
+
+def test_the_breaker_s_interval_is_jittered() -> None:
+    from woody_api.breaker import Breaker
+
+    intervals = set()
+    for _ in range(20):
+        now = [0.0]
+        breaker = Breaker("db", 2.0, clock=lambda now=now: now[0])
+        breaker.failed(OSError("gone"))
+        low = 0.0
+        while breaker.blocked():
+            now[0] += 0.01
+            low = now[0]
+        intervals.add(round(low, 2))
+        assert 1.0 <= low <= 3.01
+    assert len(intervals) > 5
+
+
+def test_a_name_lookup_that_hangs_is_given_up_within_its_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    import time
+
+    from woody_api import lookup
+
+    def hanging(*_args: object, **_kwargs: object) -> object:
+        time.sleep(3)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(lookup.socket, "getaddrinfo", hanging)
+    start = time.monotonic()
+    with pytest.raises(lookup.LookupFailed, match="within 0.2 s"):
+        lookup.resolve("redis", 6379, 0.2)
+    assert time.monotonic() - start < 0.4
+    assert lookup.resolve("10.0.0.7", 6379, 0.2) == "10.0.0.7"  # an address is not looked up

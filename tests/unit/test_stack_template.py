@@ -34,7 +34,7 @@ PLAY = textwrap.dedent("""\
             # What tasks/render.yml pins (image_digests), here without a registry.
             _stack_pinned_images: "{{ _stack_images | combine({'redis': stack_redis_image, 'cdn': stack_cdn_edge_image}) }}"
             _stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
-""").replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "roles/stack/templates/stack.yml.j2"))
+""").replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "templates/stack.yml.j2"))
 
 
 def render(tmp_path: Path, **settings: object) -> dict:

@@ -139,6 +139,67 @@ def test_the_mix_stays_clean_when_redis_goes_to_zero_halfway(tasks_before):
     assert_clean(tallies)
 
 
+def api_setting(name: str) -> float:
+    """A number the stack gives the api (HEAVY_SECONDS, DB_SLEEP_SECONDS: quick knobs in CI)."""
+    env = service("api").attrs["Spec"]["TaskTemplate"]["ContainerSpec"].get("Env", [])
+    return float(dict(item.split("=", 1) for item in env)[name])
+
+
+def scaled_to_zero(name: str) -> None:
+    service(name).scale(0)
+    wait_for(f"no {name} task running", lambda: len(running_tasks(name)) == 0, 60)
+
+
+UNAVAILABLE = "unavailable: a service the shop needs is down, retry later"
+
+
+def test_with_redis_at_zero_an_uncached_heavy_costs_its_time_plus_at_most_a_second(tasks_before):
+    """Issue 24: the name of a service with no task left takes Docker's resolver 10 s to fail;
+    the api and the proxy bound their lookups and stop asking (breakers), so an uncached heavy
+    request costs its computation, not 45 s."""
+    heavy = api_setting("HEAVY_SECONDS")
+    scaled_to_zero("redis")
+    try:
+        tries = []
+        for pause in (1, 3, 5):  # spread over the breakers' open and probe intervals
+            time.sleep(pause)
+            tries.append(get(f"/api/misc/heavy?name=redis-gone-{uuid.uuid4().hex[:8]}", timeout=60))
+        print("redis at 0, uncached heavy: " + ", ".join(f"{t.status} {t.cache} {t.seconds:.2f} s" for t in tries)
+              + f" (computation {heavy:g} s)")
+        assert [t.status for t in tries] == [200] * 3, tries
+        assert max(t.seconds for t in tries) <= heavy + 1.0, tries
+    finally:
+        service("redis").scale(1)
+    back = wait_for("redis running and cache hits again",
+                    lambda: len(running_tasks("redis")) == 1 and get(CACHED_HEAVY, 120).cache == "HIT", 120)
+    print(f"hits back {back:.1f} s after redis was scaled to 1 again")
+
+
+def test_with_the_database_at_zero_a_db_request_gets_503_or_stale_within_2_seconds(tasks_before):
+    """Issue 24: no more 30 s waits ending in 'saturated': the truth, at once, or the last
+    product the cache holds, marked STALE. What does not need the database is untouched."""
+    assert get("/api/products/last", timeout=120).status == 200  # an entry to be stale from
+    scaled_to_zero("db")
+    try:
+        time.sleep(1)
+        tries = [get(path, timeout=60) for path in
+                 ("/api/products/1", f"/api/products?product=db-gone-{uuid.uuid4().hex[:8]}",
+                  "/api/orders/?order_id=none", "/api/products/last", "/api/products/1")]
+        cached = get(CACHED_HEAVY, timeout=60)
+        print("database at 0: " + ", ".join(f"{t.path} {t.status} {t.cache or '-'} {t.seconds:.2f} s" for t in tries)
+              + f"; cached heavy {cached.status} {cached.cache} {cached.seconds * 1000:.0f} ms")
+        for t in tries:
+            assert t.seconds < 2.0, t
+            assert (t.status == 503 and t.retry_after and t.body == UNAVAILABLE) or \
+                (t.path == "/api/products/last" and (t.status, t.cache) == (200, "STALE")), t
+        assert cached.status == 200
+    finally:
+        service("db").scale(1)
+    back = wait_for("the database back and a DB request served",
+                    lambda: len(running_tasks("db")) == 1 and get("/api/products/1", 60).status == 200, 180)
+    print(f"DB requests served again {back:.1f} s after the database was scaled to 1")
+
+
 def test_the_mix_stays_clean_when_an_api_task_is_killed_halfway(tasks_before):
     victim: dict[str, str] = {}
 

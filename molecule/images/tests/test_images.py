@@ -69,10 +69,12 @@ def git(*argv: str, cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def git_source(tmp_path_factory):
+    """A repository laid out as the course's: the services' folders under services/."""
     base = tmp_path_factory.mktemp("gitsrc")
     work = base / "work"
-    subprocess.run(["cp", "-r", str(ROOT / "roles" / "images" / "files"), str(work)], check=True)
-    subprocess.run(["rm", "-rf", *map(str, work.glob("*/wheels"))], check=True)
+    (work / "services").mkdir(parents=True)
+    subprocess.run(["cp", "-r", *map(str, (ROOT / "files" / "services").iterdir()), str(work / "services")], check=True)
+    subprocess.run(["rm", "-rf", *map(str, (work / "services").glob("*/wheels"))], check=True)
     git("init", "-q", "-b", "main", cwd=work)
     git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", cwd=work)
     git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "source", cwd=work)
@@ -81,6 +83,7 @@ def git_source(tmp_path_factory):
     playbook = base / "play.yml"
     playbook.write_text(PLAY)
     settings = {"images_source": "git", "images_git_repo": f"file://{base / 'shop.git'}",
+                "images_git_subdir": "services",
                 "images_namespace": "woodygit", "images_build_dir": str(base / "build"),
                 "images_build_args": {"front": {"JPEG_BYTES": "200000"}}}
     return work, playbook, settings
@@ -125,7 +128,7 @@ def test_a_tag_deleted_from_the_registry_is_pushed_again_alone(git_source):
 def test_touching_one_service_rebuilds_and_pushes_that_one_only(git_source):
     work, playbook, settings = git_source
     before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
-    with (work / "api" / "woody_api" / "__init__.py").open("a") as source:
+    with (work / "services" / "api" / "woody_api" / "__init__.py").open("a") as source:
         # Unique content: the registry and the controller's engine outlive a test run, and a
         # content tag seen before would (rightly) not be rebuilt.
         source.write(f"# touched by the images test {uuid.uuid4()}\n")
@@ -147,8 +150,8 @@ def test_touching_one_service_rebuilds_and_pushes_that_one_only(git_source):
 def test_broken_build_names_the_service_and_pushes_nothing(git_source):
     work, playbook, settings = git_source
     before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
-    (work / "api" / "woody_api" / "__init__.py").write_text(f"# a change that would need a push {uuid.uuid4()}\n")
-    dockerfile = work / "reverse-proxy" / "Dockerfile"
+    (work / "services" / "api" / "woody_api" / "__init__.py").write_text(f"# a change that would need a push {uuid.uuid4()}\n")
+    dockerfile = work / "services" / "reverse-proxy" / "Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "RUN echo breaking the build on purpose && exit 3\n")
     commit_and_push(work, "break the reverse proxy", branch="broken")
     run = run_playbook(playbook, {**settings, "images_git_version": "broken"})
@@ -158,6 +161,44 @@ def test_broken_build_names_the_service_and_pushes_nothing(git_source):
     assert "breaking the build on purpose" in message  # the failing Dockerfile step
     after = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
     assert after == before
+
+
+def test_a_missing_folder_or_dockerfile_fails_before_anything_is_built(git_source):
+    work, playbook, settings = git_source
+    before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
+    git("rm", "-q", "services/front/Dockerfile", cwd=work)
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "no front Dockerfile", cwd=work)
+    git("push", "-q", "bare", "HEAD:no-dockerfile", cwd=work)
+    git("reset", "-q", "--hard", "HEAD~1", cwd=work)
+    run = run_playbook(playbook, {**settings, "images_git_version": "no-dockerfile"})
+    assert run.returncode != 0
+    message = " ".join(run.failure_messages())
+    assert "service front has no Dockerfile at " in message and "/source/services/front/Dockerfile" in message, message
+    assert run.changed_items("Build each image that its content tag does not name yet") == []
+    missing = run_playbook(playbook, {**settings, "images_git_subdir": "api-redis"})
+    assert missing.returncode != 0
+    assert "service api has no folder at " in " ".join(missing.failure_messages())
+    assert {name: registry_tags("woodygit", image) for name, image in IMAGES.items()} == before
+
+
+def test_a_run_writes_nothing_into_the_roles_or_the_source(git_source):
+    """The source is only read and the roles hold no shop: wheels and contexts are staged in
+    the work folder (images_build_dir), never beside the Dockerfiles."""
+    _, playbook, settings = git_source
+    assert run_playbook(playbook, settings).returncode == 0
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored", "--", "roles"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    # New files only (untracked ?? or ignored !!): edits of tracked files are the developer's.
+    written = [line for line in status.splitlines() if line.startswith(("??", "!!"))]
+    assert written == [], written
+    checkout = Path(settings["images_build_dir"]) / "source"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=checkout,
+                           check=True, capture_output=True, text=True).stdout
+    assert dirty == "", dirty
+    staged = sorted(p.name.split("-ctx-")[0] for p in (Path(settings["images_build_dir"]) / "contexts").iterdir())
+    assert {"api", "db", "front", "reverse"} <= set(staged)
+    assert any((p / "wheels" / ".woodyswarm-downloaded").is_file()
+               for p in (Path(settings["images_build_dir"]) / "contexts").glob("api-ctx-*"))
 
 
 # --- built on the first manager (for a user whose machine has no Docker) ---------------------------
@@ -197,7 +238,7 @@ def test_build_on_the_manager_copies_the_context_and_tags_as_the_controller(tmp_
     node1 = docker.DockerClient(base_url="unix:///run/woodylab/node1.sock")
     assert node1.images.get(f"{REGISTRY}/{namespace}/woody_database:{content.pop()}")
     copied = Path("/var/lib/woodylab/node1/woodyswarm/build/contexts")
-    assert any(p.name.startswith("database-ctx-") and (p / "Dockerfile").is_file() for p in copied.iterdir())
+    assert any(p.name.startswith("db-ctx-") and (p / "Dockerfile").is_file() for p in copied.iterdir())
     assert not Path("/var/lib/woodyswarm/build/contexts").exists()
     again = run_playbook(playbook, {"test_namespace": namespace})
     assert again.returncode == 0 and all(h["changed"] == 0 for h in again.report["stats"].values()), again.report["stats"]

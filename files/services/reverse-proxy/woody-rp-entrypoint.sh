@@ -217,7 +217,10 @@ echo "woody-rp: upstreams:$summary" >&2
 
 if [ -n "$RP_CACHE_REDIS" ]; then
     cache_http="lua_shared_dict woody_cache 64k;"
+    # The Lua lookup resolves Redis's name itself: a Redis service with no task left gets no
+    # answer from Docker's resolver, so the wait for one is bounded (nginx's default is 30 s).
     cache_lookup="        resolver $RP_RESOLVER valid=$RP_RESOLVER_VALID ipv6=off;
+        resolver_timeout 300ms;
         set \$woody_redis_host ${RP_CACHE_REDIS%:*};
         set \$woody_redis_port ${RP_CACHE_REDIS##*:};
         set \$woody_redis_password_file \"$RP_CACHE_REDIS_PASSWORD_FILE\";

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import pymysql
 from flask import Flask, Response, copy_current_request_context, g, request
 
+from .breaker import Unavailable
 from .cache import Cache, CacheUnavailable, Entry, cache_key
 from .capacity import Capacity, Saturated
 from .config import Settings
@@ -51,7 +52,9 @@ class CachedEndpoint:
 
     A hit (fresh or stale) takes neither a work slot nor a place in the queue: it never waits
     behind a miss. Concurrent misses of one key make one computation (single flight, across
-    replicas); a stale entry is served while a thread computes its successor.
+    replicas); an entry expired for less than a renewal takes is served (STALE) while a thread
+    computes its successor. An older one is kept for stale_if_error_seconds: it is served
+    (STALE) only when its origin needs a dependency that is down (stale if error).
     """
 
     def __init__(self, cache: Cache | None, capacity: Capacity, settings: Settings) -> None:
@@ -60,33 +63,49 @@ class CachedEndpoint:
         self._settings = settings
 
     def serve(self, tag: str, params: dict[str, str], ttl: int,
-              origin: Callable[[], Response]) -> Response:
+              origin: Callable[[], Response], available: Callable[[], None] = lambda: None) -> Response:
+        """``available()`` raises Unavailable while a dependency of ``origin`` is known to be
+        down: the request is then answered at once, stale if it can."""
         cache = self._cache
         if cache is None:
+            available()
             return self._mark(self._work(origin), "BYPASS")
         key = cache_key(tag, request.path, params)
         try:
             entry = cache.lookup(tag, key)
             if entry.body is not None and entry.fresh:
                 return self._mark(text(entry.body.decode("utf-8")), "HIT")
-            if entry.body is not None:
-                return self._refresh_or_stale(cache, key, entry, ttl, origin)
+            if entry.body is not None and entry.expired_for <= self._settings.single_flight_lock_seconds:
+                return self._refresh_or_stale(cache, key, entry, ttl, origin, available)
         except CacheUnavailable:
+            available()
             return self._mark(self._work(origin), "BYPASS")
-        with self._capacity.admit():
-            try:
-                waited = self._wait_or_lock(cache, tag, key)
-            except CacheUnavailable:
-                return self._mark(self._work(origin, admitted=True), "BYPASS")
-            if isinstance(waited, Response):
-                return waited
-            return self._mark(self._compute(cache, key, entry.generation, ttl, origin, waited), "MISS")
+        try:
+            available()
+            with self._capacity.admit():
+                try:
+                    waited = self._wait_or_lock(cache, tag, key)
+                except CacheUnavailable:
+                    return self._mark(self._work(origin, admitted=True), "BYPASS")
+                if isinstance(waited, Response):
+                    return waited
+                return self._mark(self._compute(cache, key, entry.generation, ttl, origin, waited), "MISS")
+        except Unavailable as exc:
+            if entry.body is None:
+                raise
+            log.warning("serving %s stale for %.0f s past its freshness: %s", key, entry.expired_for, exc)
+            return self._mark(text(entry.body.decode("utf-8")), "STALE")
 
     def _refresh_or_stale(self, cache: Cache, key: str, entry: Entry, ttl: int,
-                          origin: Callable[[], Response]) -> Response:
+                          origin: Callable[[], Response], available: Callable[[], None]) -> Response:
         """The stale answer, at once; the first request to find it also starts its renewal
-        beside itself, so that no client waits for it (behind the misses in the queue)."""
+        beside itself, so that no client waits for it (behind the misses in the queue), unless
+        the origin's dependency is known to be down (nothing to renew from)."""
         assert entry.body is not None
+        try:
+            available()
+        except Unavailable:
+            return self._mark(text(entry.body.decode("utf-8")), "STALE")
         token = cache.try_lock(key, self._settings.single_flight_lock_seconds)
         if token is not None:
             renew = copy_current_request_context(functools.partial(
@@ -102,6 +121,8 @@ class CachedEndpoint:
                 self._compute(cache, key, generation, ttl, origin, token, urgent=True)
         except Saturated as exc:
             log.info("not renewing %s now (%s): a later request will", key, exc.reason)
+        except Unavailable as exc:
+            log.info("not renewing %s now (%s): a later request will", key, exc)
         except Exception:  # a failed renewal must not end the process; the entry stays stale
             log.exception("renewing %s failed", key)
         finally:
@@ -115,7 +136,8 @@ class CachedEndpoint:
                 try:
                     # Kept past its freshness as long as a renewal may take (queue + work).
                     cache.put(key, generation, response.get_data(), ttl,
-                              self._settings.single_flight_lock_seconds)
+                              max(self._settings.single_flight_lock_seconds,
+                                  self._settings.stale_if_error_seconds))
                 except CacheUnavailable:
                     pass
             return response
@@ -137,9 +159,10 @@ class CachedEndpoint:
         while True:
             token = cache.try_lock(key, lock_seconds)
             if token is not None:
-                # The holder may have stored its result just before we took the lock.
+                # The holder may have stored its result just before we took the lock. (An entry
+                # kept past its freshness for stale-if-error is not a result.)
                 entry = cache.lookup(tag, key)
-                if entry.body is not None:
+                if entry.body is not None and entry.fresh:
                     cache.unlock(key, token)
                     return self._mark(text(entry.body.decode("utf-8")), "HIT")
                 return token
@@ -147,7 +170,7 @@ class CachedEndpoint:
                 raise Saturated("still waiting for the same computation elsewhere")
             time.sleep(self._settings.single_flight_poll_seconds)
             entry = cache.lookup(tag, key)
-            if entry.body is not None:
+            if entry.body is not None and entry.fresh:
                 return self._mark(text(entry.body.decode("utf-8")), "HIT")
 
     @staticmethod
@@ -165,7 +188,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     capacity = Capacity(settings.origin_slots, settings.queue_limit)
     db = Database(settings, lambda: g.deadline)
     cache = (Cache(settings.redis_url, settings.redis_timeout, settings.redis_retry_seconds,
-                   settings.redis_password)
+                   settings.redis_password, settings.lookup_seconds)
              if settings.redis_url else None)
     cached = CachedEndpoint(cache, capacity, settings)
 
@@ -175,6 +198,15 @@ def create_app(settings: Settings | None = None) -> Flask:
         def wrapper(*args: object, **kwargs: object) -> Response:
             with capacity.admit(), capacity.slot(g.deadline):
                 return view(*args, **kwargs)
+        return wrapper
+
+    def needs_database(view: Callable[..., Response]) -> Callable[..., Response]:
+        """A view that cannot answer without the database: while it is known to be down, the
+        request is refused at once instead of queuing for a work slot first."""
+        @functools.wraps(view)
+        def wrapper(*args: object, **kwargs: object) -> Response:
+            db.check()
+            return view(*args, **kwargs)
         return wrapper
 
     @app.before_request
@@ -190,16 +222,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
-    def refuse(reason: str) -> Response:
+    def refuse(reason: str, body: str = "busy: the shop is saturated, retry later") -> Response:
         """503 with a generic body: what went wrong is in the log, not in the answer."""
         log.warning("refused %s %s: %s", request.method, request.full_path, reason)
-        response = text("busy: the shop is saturated, retry later", 503)
+        response = text(body, 503)
         response.headers["Retry-After"] = str(settings.retry_after_seconds)
         return response
 
     @app.errorhandler(Saturated)
     def saturated(exc: Saturated) -> Response:
         return refuse(exc.reason)
+
+    @app.errorhandler(Unavailable)
+    def unavailable(exc: Unavailable) -> Response:
+        return refuse(str(exc), "unavailable: a service the shop needs is down, retry later")
 
     @app.errorhandler(pymysql.err.DataError)
     def bad_value(exc: pymysql.err.DataError) -> Response:
@@ -245,6 +281,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/api/products")
     @app.get("/api/products/")
+    @needs_database
     @working
     def add_product() -> Response:
         name = one_arg("product")
@@ -259,6 +296,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         return text(name)
 
     @app.get("/api/products/<int:product_id>")
+    @needs_database
     @working
     def get_product(product_id: int) -> Response:
         name = db.product_name(product_id)
@@ -272,9 +310,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             name, count = db.last_product(settings.db_sleep_seconds)
             return text(f"db: {now()} - {count} products (last={name})")
 
-        return cached.serve(PRODUCTS_TAG, {}, settings.ttl_last_product, origin)
+        return cached.serve(PRODUCTS_TAG, {}, settings.ttl_last_product, origin, db.check)
 
     @app.get("/api/orders/do")
+    @needs_database
     @working
     def order_do() -> Response:
         product = one_arg("order")
@@ -290,6 +329,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     @app.get("/api/orders")
     @app.get("/api/orders/")
+    @needs_database
     @working
     def order_status() -> Response:
         order_id = one_arg("order_id")

@@ -1,4 +1,4 @@
-"""Settings of the API, read from environment variables (see files/README.md)."""
+"""Settings of the API, read from environment variables (see files/services/README.md)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,10 @@ class Settings:
     db_user: str = "root"
     db_name: str = "woody"
     db_password: str = field(default="", repr=False)
-    db_connect_timeout: float = 5.0
+    db_connect_timeout: float = 0.5
+    db_command_seconds: float = 20.0
+    db_retry_seconds: float = 2.0
+    lookup_seconds: float = 0.3
     redis_url: str | None = None
     redis_password: str | None = field(default=None, repr=False)
     redis_timeout: float = 0.2
@@ -100,6 +103,7 @@ class Settings:
     ttl_heavy: int = 30
     ttl_last_product: int = 15
     single_flight_lock_seconds: float = 40.0
+    stale_if_error_seconds: float = 300.0
     single_flight_poll_seconds: float = 0.05
     origin_slots: int = 1
     queue_limit: int = 8
@@ -122,7 +126,11 @@ class Settings:
             db_user=env.get("DB_USER", "root") or "root",
             db_name=env.get("DB_NAME", "woody") or "woody",
             db_password=read_db_password(env),
-            db_connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", 5.0),
+            db_connect_timeout=_number(env, "DB_CONNECT_TIMEOUT", 0.5),
+            # A statement may wait for the slow query's table lock, then run: as long as it.
+            db_command_seconds=_number(env, "DB_COMMAND_SECONDS", db_sleep + 5.0),
+            db_retry_seconds=_number(env, "DB_RETRY_SECONDS", 2.0),
+            lookup_seconds=_number(env, "DEPENDENCY_LOOKUP_SECONDS", 0.3),
             redis_url=env.get("REDIS_URL", "").strip() or None,
             redis_password=read_redis_password(env),
             redis_timeout=_number(env, "REDIS_TIMEOUT_SECONDS", 0.2),
@@ -137,6 +145,7 @@ class Settings:
                 env, "SINGLE_FLIGHT_LOCK_SECONDS", queue_seconds + db_sleep + 10.0
             ),
             single_flight_poll_seconds=_number(env, "SINGLE_FLIGHT_POLL_SECONDS", 0.05),
+            stale_if_error_seconds=_number(env, "CACHE_STALE_IF_ERROR_SECONDS", 300.0),
             origin_slots=_positive(env, "API_ORIGIN_SLOTS", 1),
             queue_limit=_integer(env, "API_QUEUE_LIMIT", 8),
             queue_seconds=queue_seconds,

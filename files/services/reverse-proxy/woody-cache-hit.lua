@@ -3,7 +3,7 @@
 -- alone waits for its single work slot. Everything else (a miss, an invalidated entry, an
 -- expired one nobody renews yet, a parameter given twice, Redis unreachable) goes to the API,
 -- which owns the cache: its keys, values and generations are written by
--- files/api/woody_api/cache.py, and VIEWS below must name the parameters each cached view
+-- files/services/api/woody_api/cache.py, and VIEWS below must name the parameters each cached view
 -- reads there (tests/services/test_svc_reverse_proxy.py checks both agree).
 local redis = require "nginx.redis"
 
@@ -11,8 +11,12 @@ local VIEWS = {
     ["/api/misc/heavy"] = { tag = "heavy", params = { "name" } },  -- parameters sorted by name
     ["/api/products/last"] = { tag = "products", params = {} },
 }
-local TIMEOUT_MS = 200
-local DOWN_SECONDS = 2  -- after a Redis error, leave the cache to the API for this long
+local TIMEOUT_MS = 200  -- connect, then each command (the name lookup: resolver_timeout)
+-- A breaker shared by the workers: after a Redis error the cache is left to the API for about
+-- DOWN_SECONDS (jittered, so proxies do not come back in step), then one request probes Redis
+-- while the others still skip it; the outcome closes or opens the breaker again.
+local DOWN_SECONDS = 2
+local PROBE_SECONDS = 1  -- longest a probe keeps the others out (its own calls are bounded)
 
 -- Python's urllib.parse.quote_plus: what the API's key holds for a parameter.
 local function quote_plus(value)
@@ -31,7 +35,11 @@ if not view or (method ~= "GET" and method ~= "HEAD") then
 end
 local state = ngx.shared.woody_cache
 if state:get("redis_down") then
-    return
+    return  -- open
+end
+local probing = state:get("redis_suspect")
+if probing and not state:add("redis_probe", true, PROBE_SECONDS) then
+    return  -- half open, and another request is the probe
 end
 
 local args = ngx.req.get_uri_args(64)
@@ -46,8 +54,23 @@ end
 local key = "woody:cache:" .. view.tag .. ":" .. ngx.var.uri .. "?" .. table.concat(query, "&")
 
 local function unavailable(what, err)
-    if state:add("redis_down", true, DOWN_SECONDS) then
-        ngx.log(ngx.WARN, "cache lookup skipped for ", DOWN_SECONDS, " s: ", what, ": ", err)
+    -- Jitter from the clock's milliseconds: 0.5 to 1.5 times DOWN_SECONDS.
+    local seconds = DOWN_SECONDS * (0.5 + (ngx.now() * 1000 % 1000) / 1000)
+    if state:add("redis_down", true, seconds) then
+        if not probing then
+            ngx.log(ngx.WARN, "cache lookup breaker open: ", what, ": ", err,
+                    "; probing Redis again in ", string.format("%.1f", seconds), " s")
+        end
+    end
+    state:set("redis_suspect", true)
+    state:delete("redis_probe")
+end
+
+local function available()
+    if probing then
+        state:delete("redis_suspect")
+        state:delete("redis_probe")
+        ngx.log(ngx.WARN, "cache lookup breaker closed: Redis answers again")
     end
 end
 
@@ -79,6 +102,7 @@ if not found then
     return unavailable("mget", mget_err)
 end
 client:set_keepalive(10000, 64)
+available()
 
 local generation = found[1] ~= ngx.null and found[1] or "0"
 local entry = found[2]
@@ -98,7 +122,7 @@ end
 ngx.header["Content-Type"] = "text/plain; charset=utf-8"
 ngx.header["X-Cache"] = fresh and "HIT" or "STALE"
 ngx.header["X-Served-By"] = ngx.var.hostname
--- As the API answers (files/api/woody_api/app.py): no cache on the way may store it.
+-- As the API answers (files/services/api/woody_api/app.py): no cache on the way may store it.
 ngx.header["Cache-Control"] = "no-store"
 ngx.header["X-Content-Type-Options"] = "nosniff"
 ngx.header["Content-Length"] = #body

@@ -1,9 +1,14 @@
 """Database access: one short-lived connection per request, bound parameters only.
 
 No connection pool on purpose: the database accepts ONE connection by default, so a process
-must not keep one open between requests. When the database refuses a connection because it is
-full (or is restarting), the request waits for a free one, retrying with a growing pause, until
-its deadline; then it is refused as Saturated (503 + Retry-After), never with the driver's text.
+must not keep one open between requests. Two kinds of refusal are told apart:
+- the database is full (it answers, but refuses the connection): the request waits for a free
+  one, retrying with a growing pause, until its deadline; then it is refused as Saturated;
+- the database is gone (its name does not resolve, nobody listens, the connection drops): the
+  request is refused as Unavailable at once, and the breaker keeps the next requests of this
+  process from trying again for a short, jittered interval, then lets one probe.
+Every step is bounded: the name lookup (lookup_seconds), the connection (db_connect_timeout),
+each statement (db_command_seconds, which the slow query and its table lock need).
 """
 
 from __future__ import annotations
@@ -17,14 +22,23 @@ from contextlib import contextmanager
 import pymysql
 import pymysql.cursors
 
+from .breaker import Breaker, Unavailable
 from .capacity import Saturated
 from .config import Settings
+from .lookup import LookupFailed, resolve
 
 log = logging.getLogger("woody_api.db")
 
-# Refusals that end when another connection closes or the server is back: worth waiting for.
-# 1040 too many connections, 1203 / 1226 per-user connection limit, 2003 / 2013 cannot connect.
-BUSY_ERRORS = frozenset({1040, 1203, 1226, 2003, 2013})
+# Refusals of a server that answers, which end when another connection closes: worth waiting
+# for. 1040 too many connections, 1203 / 1226 per-user connection limit.
+BUSY_ERRORS = frozenset({1040, 1203, 1226})
+# The server is not there: 2003 cannot connect, 2006 gone away, 2013 lost during a query.
+GONE_ERRORS = frozenset({2003, 2006, 2013})
+DEPENDENCY = "database"
+
+
+def _code(exc: pymysql.err.OperationalError) -> int | None:
+    return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
 
 class Database:
@@ -32,27 +46,55 @@ class Database:
         """``deadline()``: until when (time.monotonic()) the current request may wait."""
         self._settings = settings
         self._deadline = deadline
+        self.breaker = Breaker(DEPENDENCY, settings.db_retry_seconds)
+
+    def check(self) -> None:
+        """Refuse at once (Unavailable) while the database's breaker is open, before a request
+        queues for a work slot it could not use."""
+        if self.breaker.blocked():
+            raise Unavailable(DEPENDENCY, "skipped after a recent failure")
+
+    def _connect_once(self) -> pymysql.connections.Connection:
+        s = self._settings
+        self.breaker.check()
+        try:
+            address = resolve(s.db_host, s.db_port, s.lookup_seconds)
+            conn = pymysql.connect(
+                host=address,
+                port=s.db_port,
+                user=s.db_user,
+                password=s.db_password,
+                database=s.db_name,
+                connect_timeout=s.db_connect_timeout,
+                read_timeout=s.db_command_seconds,
+                write_timeout=s.db_command_seconds,
+                charset="utf8mb4",
+                autocommit=True,
+            )
+        except LookupFailed as exc:
+            self.breaker.failed(exc)
+            raise Unavailable(DEPENDENCY, str(exc)) from exc
+        except pymysql.err.OperationalError as exc:
+            if _code(exc) in GONE_ERRORS:
+                self.breaker.failed(exc)
+                raise Unavailable(DEPENDENCY, str(exc)) from exc
+            self.breaker.succeeded()  # it answered (full, or refused us): it is there
+            raise
+        except BaseException as exc:
+            self.breaker.failed(exc)
+            raise
+        self.breaker.succeeded()
+        return conn
 
     def _connect(self) -> pymysql.connections.Connection:
-        s = self._settings
         deadline = self._deadline()
         pause = 0.05
         while True:
             try:
-                return pymysql.connect(
-                    host=s.db_host,
-                    port=s.db_port,
-                    user=s.db_user,
-                    password=s.db_password,
-                    database=s.db_name,
-                    connect_timeout=s.db_connect_timeout,
-                    charset="utf8mb4",
-                    autocommit=True,
-                )
+                return self._connect_once()
             except pymysql.err.OperationalError as exc:
-                code = exc.args[0] if exc.args else None
                 left = deadline - time.monotonic()
-                if code not in BUSY_ERRORS:
+                if _code(exc) not in BUSY_ERRORS:
                     raise
                 if left <= 0:
                     log.warning("no database connection before the deadline: %s", exc)
@@ -67,8 +109,16 @@ class Database:
         try:
             with conn.cursor() as cur:
                 yield cur
+        except pymysql.err.OperationalError as exc:
+            if _code(exc) in GONE_ERRORS:
+                self.breaker.failed(exc)
+                raise Unavailable(DEPENDENCY, str(exc)) from exc
+            raise
         finally:
-            conn.close()
+            try:
+                conn.close()
+            except pymysql.err.Error:
+                pass  # already lost
 
     def add_product(self, name: str) -> int:
         with self._cursor() as cur:

@@ -9,11 +9,12 @@ generation (one INCR) invalidates every entry of the tag at once, including resu
 computed; past its freshness, an entry of the current generation is still served (STALE) while
 a thread renews it, so an expiry makes no client wait. A hit costs one
 round trip (MGET of the generation and the entry). The reverse proxy reads the same keys and
-values (files/reverse-proxy/woody-cache-hit.lua) and answers fresh hits itself.
-Every Redis error (down, refused, slow past the socket timeout) is turned into
-CacheUnavailable; the caller then serves from the origin. After an error the cache is skipped
-for ``retry_seconds`` (so a slow Redis costs at most one timeout per period), then tried again:
-recovery needs no restart.
+values (files/services/reverse-proxy/woody-cache-hit.lua) and answers fresh hits itself.
+Every Redis error (down, refused, slow past the socket timeout, a name that no longer
+resolves) is turned into CacheUnavailable; the caller then serves from the origin. Each call is
+bounded (name lookup, connect, command; redis-py's own retries are off), and after an error the
+cache's breaker skips Redis for about ``retry_seconds`` (jittered), then lets one call probe it:
+a Redis that is gone costs one bounded failure per interval, and recovery needs no restart.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from typing import cast
 from urllib.parse import urlencode
 
 import redis
+import redis.connection
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .breaker import Breaker
+from .lookup import resolve
 
 log = logging.getLogger("woody_api.cache")
 
@@ -47,6 +54,25 @@ class Entry:
     generation: int
     body: bytes | None = None
     fresh: bool = False
+    # Seconds since the entry stopped being fresh (0 while it is).
+    expired_for: float = 0.0
+
+
+class BoundedLookupConnection(redis.connection.Connection):
+    """A Redis connection whose name lookup is bounded (see lookup.py): a Redis service with
+    no task left fails in ``lookup_timeout`` seconds, not in the resolver's 10."""
+
+    def __init__(self, *, lookup_timeout: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._lookup_timeout = lookup_timeout
+
+    def _connect(self):  # type: ignore[no-untyped-def]  # redis-py's own signature
+        name = self.host
+        self.host = resolve(name, self.port, self._lookup_timeout)
+        try:
+            return super()._connect()
+        finally:
+            self.host = name
 
 
 def cache_key(tag: str, path: str, params: Mapping[str, str]) -> str:
@@ -59,38 +85,34 @@ def generation_key(tag: str) -> str:
 
 
 class Cache:
-    def __init__(self, url: str, timeout: float, retry_seconds: float, password: str | None = None) -> None:
+    def __init__(self, url: str, timeout: float, retry_seconds: float, password: str | None = None,
+                 lookup_timeout: float = 0.3) -> None:
         self._client = redis.Redis.from_url(
             url,
             password=password,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
-            retry_on_timeout=False,
+            # One bounded try per call: the breaker, not the client, decides when to try again.
+            retry=Retry(NoBackoff(), 0),
             health_check_interval=0,
+            connection_class=BoundedLookupConnection,
+            lookup_timeout=lookup_timeout,
         )
-        self._retry_seconds = retry_seconds
-        self._down_until = 0.0
-        self._down = False
+        self.breaker = Breaker("cache", retry_seconds)
 
     # --- health -------------------------------------------------------------------------
     def _check_open(self) -> None:
-        if self._down and time.monotonic() < self._down_until:
+        if not self.breaker.allow():
             raise CacheUnavailable("cache skipped after a recent Redis error")
 
     def _failed(self, exc: BaseException) -> CacheUnavailable:
-        if not self._down:
-            log.warning("cache unavailable, serving from origin: %s: %s",
-                        type(exc).__name__, exc)
-        self._down = True
-        self._down_until = time.monotonic() + self._retry_seconds
         # The pool is not emptied here: other threads may be reading on its connections;
         # redis-py drops a connection that failed and opens a new one when it is next used.
+        self.breaker.failed(exc)
         return CacheUnavailable(str(exc))
 
     def _succeeded(self) -> None:
-        if self._down:
-            log.warning("cache available again")
-        self._down = False
+        self.breaker.succeeded()
 
     def _call(self, name: str, *args: object) -> object:
         self._check_open()
@@ -114,17 +136,18 @@ class Cache:
         if stored_gen != str(generation).encode():
             return Entry(generation)
         try:
-            fresh = float(fresh_until) > time.time()
+            expired_for = time.time() - float(fresh_until)
         except ValueError:
             return Entry(generation)
-        return Entry(generation, body, fresh)
+        return Entry(generation, body, expired_for < 0, max(0.0, expired_for))
 
     def invalidate(self, tag: str) -> None:
         self._call("incr", generation_key(tag))
 
     def put(self, key: str, generation: int, body: bytes, ttl: int, stale_seconds: float) -> None:
-        """Store as computed in ``generation``: fresh for ``ttl`` s, then stale for
-        ``stale_seconds`` more (the time a renewal may take). A TTL <= 0 stores nothing."""
+        """Store as computed in ``generation``: fresh for ``ttl`` s, then kept ``stale_seconds``
+        more (served stale while renewed, or while the origin is down). A TTL <= 0 stores
+        nothing."""
         if ttl > 0:
             header = f"{generation}\n{time.time() + ttl:.3f}\n".encode()
             self._call("set", key, header + body, ttl + max(1, int(stale_seconds)))
