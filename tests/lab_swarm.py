@@ -27,6 +27,12 @@ def running_tasks(name: str) -> list[dict[str, Any]]:
     return [t for t in service(name).tasks(filters={"desired-state": "running"}) if t["Status"]["State"] == "running"]
 
 
+def none_running(name: str) -> bool:
+    """No task of the service runs any more, including those told to stop that still do (a
+    scale-down's tasks keep running until their containers have stopped)."""
+    return not any(t["Status"]["State"] == "running" for t in service(name).tasks())
+
+
 def container_of(task: dict[str, Any]) -> Container:
     """A task's container, through the engine of the node it runs on (the lab links each
     node's engine socket at /run/woodylab/<node>.sock)."""

@@ -4,10 +4,12 @@ hey repeats one URL, which is what cache hits are; an uncached request needs a v
 has never seen in every request, so those clients are threads here: each sends its next
 request when the last one was answered (a closed loop, like the users of the lab sheet's
 `for i in 1..5 ... &` loop, only more of them and for longer). Every request goes to the site
-on loopback (127.0.0.1:8080, the lab's relay to node1), never anywhere else.
+on loopback (127.0.0.1:8080, the lab's relay to node1) or to the lab's own addresses (the CDN
+edge), never anywhere else.
 """
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 import time
@@ -17,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.message import Message
 
 SITE = "http://127.0.0.1:8080"
 
@@ -40,18 +43,29 @@ class Outcome:
         return self.status == 200 or (self.status == 503 and self.retry_after)
 
 
+# Absolute URLs may name the lab's own addresses only (the CDN edge's, say), never another host.
+LAB_URL = re.compile(r"^http://(127\.0\.0\.1|10\.213\.0\.\d{1,3})(:\d+)?/")
+
+
+def cache_state(headers: Message) -> str:
+    """The shop's X-Cache, or the CDN edge's X-Cache-Status."""
+    return headers.get("X-Cache") or headers.get("X-Cache-Status") or ""
+
+
 def get(path: str, timeout: float) -> Outcome:
-    assert path.startswith("/"), path
+    """GET a path of the site (``/...``), or an absolute URL into the lab."""
+    assert path.startswith("/") or LAB_URL.match(path), path
+    url = SITE + path if path.startswith("/") else path
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(SITE + path, timeout=timeout) as answer:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
             body = answer.read()
             return Outcome(path, answer.status, time.monotonic() - started, "Retry-After" in answer.headers,
-                           answer.headers.get("X-Cache", ""), body=body[:200].decode("utf-8", "replace"))
+                           cache_state(answer.headers), body=body[:200].decode("utf-8", "replace"))
     except urllib.error.HTTPError as error:
         body = error.read()
         return Outcome(path, error.code, time.monotonic() - started, "Retry-After" in error.headers,
-                       error.headers.get("X-Cache", ""), body=body[:200].decode("utf-8", "replace"))
+                       cache_state(error.headers), body=body[:200].decode("utf-8", "replace"))
     except OSError as error:
         return Outcome(path, 0, time.monotonic() - started, False, error=repr(error))
 

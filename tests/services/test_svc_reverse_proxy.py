@@ -313,8 +313,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, api_plain: ApiProcess) -> Ite
 
 def test_names_are_resolved_at_request_time(site: Site, api_plain: ApiProcess) -> None:
     base = f"http://127.0.0.1:{site.rp_port}"
-    # nginx started although "api.test" did not resolve: its upstream answers 502...
-    assert http_get(base + "/api/ping").status == 502
+    # nginx started although "api.test" did not resolve: its upstream answers 503 (no live upstream)...
+    assert http_get(base + "/api/ping").status == 503
     site.dns.names["api.test"] = "127.0.0.1"
     # ...and the watcher finds the name once it exists (a new or scaled service).
     deadline = time.monotonic() + 5
@@ -482,7 +482,7 @@ class Pool:
             replies = [http_get(self.proxy.base + "/api/fast")
                        for _ in range(2 * len(addresses) + 1)]
             if not addresses:
-                return all(r.status == 502 for r in replies)
+                return all(r.status == 503 for r in replies)
             return (all(r.status == 200 for r in replies)
                     and {r.body for r in replies} == set(addresses))
 
@@ -587,12 +587,14 @@ def test_scaling_is_followed_without_restarting_nginx(pool: Pool) -> None:
     assert log.count("upstreams changed") == pool.proxy.reloads()
 
 
-def test_a_name_without_address_answers_502_at_once(pool: Pool) -> None:
+def test_a_name_without_address_answers_503_unavailable_at_once(pool: Pool) -> None:
     pool.serve([])
     # kept one more poll (a DNS hiccup must not empty the pool), then a `down` server
     pool.wait_for([], timeout=6)
     reply = pool.get()
-    assert reply.status == 502 and reply.seconds < 0.5, reply
+    assert reply.status == 503 and reply.seconds < 0.5, reply
+    assert reply.headers["Retry-After"] == "5"
+    assert reply.body == "unavailable: a service the shop needs is down, retry later\n"
     pool.serve(pool.backends[:1])
     pool.wait_for(pool.backends[:1], timeout=5)
     assert pool.get().status == 200
@@ -783,9 +785,9 @@ def test_the_proxy_answers_hits_with_the_api_s_own_keys(cached_site: CachedSite,
         assert http_get(f"{base}/api/misc/heavy?utm=1&name=plain&x=2").cache == "HIT"
         assert http_get(f"{base}/api/misc/heavy?name=plain", method="HEAD").cache == "HIT"
         assert http_get(f"{base}/api/products/last?nocache=1").body == first_last.body
-        # What only the API can answer reaches the API (stopped here: the proxy says 502).
-        assert http_get(f"{base}/api/misc/heavy?name=plain&name=other").status == 502
-        assert http_get(f"{base}/api/misc/heavy?name=never-computed").status == 502
+        # What only the API can answer reaches the API (stopped here: the proxy says 503).
+        assert http_get(f"{base}/api/misc/heavy?name=plain&name=other").status == 503
+        assert http_get(f"{base}/api/misc/heavy?name=never-computed").status == 503
     finally:
         cached_site.api.start()
 
@@ -811,8 +813,8 @@ def test_an_expired_entry_is_served_stale_by_the_proxy_only_while_renewed(
     cache.set(key, generation + b"\n" + str(time.time() - 1).encode() + b"\n" + body)  # expired
     cached_site.api.stop()
     try:
-        # Nobody renews it: the proxy leaves it to the API (stopped: 502).
-        assert http_get(f"{base}/api/misc/heavy?name=renewed").status == 502
+        # Nobody renews it: the proxy leaves it to the API (stopped: 503).
+        assert http_get(f"{base}/api/misc/heavy?name=renewed").status == 503
         cache.set(key + b"#lock", b"someone", px=5000)  # a request is renewing it
         stale = http_get(f"{base}/api/misc/heavy?name=renewed")
         assert (stale.status, stale.cache, stale.body) == (200, "STALE", first.body)

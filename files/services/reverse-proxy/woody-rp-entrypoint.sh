@@ -124,16 +124,25 @@ fi
 check RP_GETENT "$RP_GETENT" '[0-9A-Za-z._/-]+'
 check RP_CONF_PATH "$RP_CONF_PATH" '[0-9A-Za-z._/-]+'
 
+# A name with no task behind it gets no answer from Docker's resolver for 10 s: each lookup
+# is bounded (coreutils' timeout), so the watcher notices a lost service within seconds.
+if command -v timeout >/dev/null 2>&1; then
+    lookup_bound="timeout 1"
+else
+    lookup_bound=""
+fi
+
 # The IPv4 addresses NAME resolves to, sorted, one a line; nothing if it does not resolve.
 resolve() {
-    { "$RP_GETENT" ahostsv4 "$1" 2>/dev/null || true; } \
+    { $lookup_bound "$RP_GETENT" ahostsv4 "$1" 2>/dev/null || true; } \
         | awk '$1 ~ /^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$/ { print $1 }' \
         | sort -u -t . -k 1,1n -k 2,2n -k 3,3n -k 4,4n
 }
 
 # upstream_block UPSTREAM HOST PORT: the block, with a server per address of HOST. A name
 # that does not resolve (service not running yet, scaled to 0) gets a single `down` server:
-# nginx answers 502 ("no live upstreams") at once, and the watcher keeps polling.
+# nginx answers at once ("no live upstreams", turned into a 503 with Retry-After by the
+# configuration), and the watcher keeps polling.
 # Appends "UPSTREAM=addr,addr" (or "UPSTREAM=none") to $summary for the log.
 upstream_block() {
     addrs=$(resolve "$2")

@@ -24,7 +24,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from hey_load import Burst, LoadResult  # noqa: E402
-from lab_swarm import manager, running_tasks, service, wait_for  # noqa: E402
+from lab_swarm import manager, none_running, running_tasks, service, wait_for  # noqa: E402
 from shop_load import SITE, Clients, Tally, cached_heavy, get, mixed, uncached_db, uncached_heavy  # noqa: E402
 
 testinfra_hosts = ["localhost"]
@@ -147,7 +147,7 @@ def api_setting(name: str) -> float:
 
 def scaled_to_zero(name: str) -> None:
     service(name).scale(0)
-    wait_for(f"no {name} task running", lambda: len(running_tasks(name)) == 0, 60)
+    wait_for(f"no {name} task running", lambda: none_running(name), 60)
 
 
 UNAVAILABLE = "unavailable: a service the shop needs is down, retry later"
@@ -177,7 +177,8 @@ def test_with_redis_at_zero_an_uncached_heavy_costs_its_time_plus_at_most_a_seco
 
 def test_with_the_database_at_zero_a_db_request_gets_503_or_stale_within_2_seconds(tasks_before):
     """Issue 24: no more 30 s waits ending in 'saturated': the truth, at once, or the last
-    product the cache holds, marked STALE. What does not need the database is untouched."""
+    product the cache holds (still fresh: HIT; expired: STALE). What does not need the
+    database is untouched."""
     assert get("/api/products/last", timeout=120).status == 200  # an entry to be stale from
     scaled_to_zero("db")
     try:
@@ -191,7 +192,7 @@ def test_with_the_database_at_zero_a_db_request_gets_503_or_stale_within_2_secon
         for t in tries:
             assert t.seconds < 2.0, t
             assert (t.status == 503 and t.retry_after and t.body == UNAVAILABLE) or \
-                (t.path == "/api/products/last" and (t.status, t.cache) == (200, "STALE")), t
+                (t.path == "/api/products/last" and t.status == 200 and t.cache in ("HIT", "STALE")), t
         assert cached.status == 200
     finally:
         service("db").scale(1)

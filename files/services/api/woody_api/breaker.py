@@ -39,6 +39,10 @@ class Breaker:
         self._retry_at = 0.0
         self._probing = False
 
+    @property
+    def is_open(self) -> bool:
+        return self._open
+
     def blocked(self) -> bool:
         """True while no call would be let through (open, and its interval not over or a probe
         under way). Takes no probe: a request asks this before it queues for work."""

@@ -93,6 +93,7 @@ class Settings:
     db_command_seconds: float = 20.0
     db_retry_seconds: float = 2.0
     lookup_seconds: float = 0.3
+    db_watch_seconds: float = 1.0
     redis_url: str | None = None
     redis_password: str | None = field(default=None, repr=False)
     redis_timeout: float = 0.2
@@ -131,6 +132,7 @@ class Settings:
             db_command_seconds=_number(env, "DB_COMMAND_SECONDS", db_sleep + 5.0),
             db_retry_seconds=_number(env, "DB_RETRY_SECONDS", 2.0),
             lookup_seconds=_number(env, "DEPENDENCY_LOOKUP_SECONDS", 0.3),
+            db_watch_seconds=_number(env, "DB_WATCH_SECONDS", 1.0),
             redis_url=env.get("REDIS_URL", "").strip() or None,
             redis_password=read_redis_password(env),
             redis_timeout=_number(env, "REDIS_TIMEOUT_SECONDS", 0.2),

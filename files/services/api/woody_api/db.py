@@ -13,8 +13,11 @@ each statement (db_command_seconds, which the slow query and its table lock need
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +40,14 @@ GONE_ERRORS = frozenset({2003, 2006, 2013})
 DEPENDENCY = "database"
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _code(exc: pymysql.err.OperationalError) -> int | None:
     return exc.args[0] if exc.args and isinstance(exc.args[0], int) else None
 
@@ -47,16 +58,54 @@ class Database:
         self._settings = settings
         self._deadline = deadline
         self.breaker = Breaker(DEPENDENCY, settings.db_retry_seconds)
+        self._watching = 0  # the process whose watch thread runs
+        self._watch_lock = threading.Lock()
 
     def check(self) -> None:
         """Refuse at once (Unavailable) while the database's breaker is open, before a request
         queues for a work slot it could not use."""
-        if self.breaker.blocked():
+        self._watch()
+        if not self.breaker.is_open:
+            return
+        if not self.breaker.allow():
             raise Unavailable(DEPENDENCY, "skipped after a recent failure")
+        # This request is the probe: it connects now (bounded), before it queues, so that a
+        # database still gone costs it milliseconds, not its place in the queue.
+        try:
+            self._connect_once(probe=True).close()
+        except pymysql.err.OperationalError as exc:
+            if _code(exc) not in BUSY_ERRORS:
+                raise
 
-    def _connect_once(self) -> pymysql.connections.Connection:
+    def _watch(self) -> None:
+        """Start, once per process (gunicorn forks after the app is made), a thread that looks
+        the database's name up every watch_seconds. A Swarm service with no task left stops
+        resolving: the breaker opens within a second or so, before the requests queued for a
+        work slot reach the database, so new ones are refused at once rather than after the
+        queue. (An address needs no watch; the connection itself probes.)"""
         s = self._settings
-        self.breaker.check()
+        if self._watching == os.getpid() or s.db_watch_seconds <= 0 or _is_address(s.db_host):
+            return
+        with self._watch_lock:
+            if self._watching == os.getpid():
+                return
+            self._watching = os.getpid()
+        threading.Thread(target=self._watch_loop, name="woody-db-watch", daemon=True).start()
+
+    def _watch_loop(self) -> None:
+        s = self._settings
+        while True:
+            try:
+                resolve(s.db_host, s.db_port, s.lookup_seconds)
+            except LookupFailed as exc:
+                self.breaker.failed(exc)
+            time.sleep(s.db_watch_seconds)
+
+    def _connect_once(self, probe: bool = False) -> pymysql.connections.Connection:
+        """One bounded attempt. ``probe``: the caller already holds the breaker's probe."""
+        s = self._settings
+        if not probe:
+            self.breaker.check()
         try:
             address = resolve(s.db_host, s.db_port, s.lookup_seconds)
             conn = pymysql.connect(
