@@ -17,6 +17,7 @@ class Answer:
     status: int  # 0: no HTTP answer at all
     cache: str
     error: str = ""
+    retry_after: bool = False  # a refusal a client can act on (503 + Retry-After)
 
 
 @dataclass(eq=False)  # a thread must stay hashable
@@ -48,7 +49,8 @@ class SiteProbe(threading.Thread):
                 return Answer(started, path, answer.status, answer.headers.get("X-Cache", ""),
                               f"unexpected body {body[:80]!r}" if wrong else "")
         except urllib.error.HTTPError as error:
-            return Answer(started, path, error.code, error.headers.get("X-Cache", ""), str(error))
+            return Answer(started, path, error.code, error.headers.get("X-Cache", ""), str(error),
+                          error.headers.get("Retry-After") is not None)
         except OSError as error:
             return Answer(started, path, 0, "", repr(error))
 
