@@ -45,7 +45,8 @@ def main() -> int:
                        cwd=ROOT, env=env, check=True)
         print(f"cdn stage deployed with the lab sheet's values in {time.monotonic() - started:.0f} s")
     env.update(WOODY_LOAD_SECONDS=str(args.seconds), WOODY_LOAD_SHORT_SECONDS=str(args.short_seconds),
-               WOODY_LOAD_BURST_SECONDS=str(args.burst_seconds), WOODY_FAULT_PHASE_SECONDS=str(args.fault_seconds))
+               WOODY_LOAD_BURST_SECONDS=str(args.burst_seconds), WOODY_FAULT_PHASE_SECONDS=str(args.fault_seconds),
+               WOODY_FAULT_SUITE="1")
     # -s: the figures; -rA: a line per test, pass or fail (a missed goal is a figure too).
     return subprocess.run([bin_dir / "pytest", "-s", "-rA", "-p", "no:cacheprovider", *map(str, SUITES)],
                           cwd=ROOT, env=env, check=False).returncode

@@ -8,8 +8,8 @@ their p99 (within 100 ms of the phase just before); those that need it are answe
 or from the origin) or 503 with Retry-After, each within 2 s, once the loss has settled (the
 proxies' name polls, a few seconds; the transition's figures are printed too); after the
 service is back (its tasks running, healthy), every probe is served again within 10 s.
-Figures are printed for each phase. Durations: WOODY_FAULT_PHASE_SECONDS (10 here; the
-benchmark runs longer).
+Figures are printed for each phase. Durations: WOODY_FAULT_PHASE_SECONDS (10 by default; the
+benchmark runs 30).
 """
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ from lab_swarm import container_of, manager, none_running, running_tasks, servic
 from shop_load import SITE, Clients, Outcome, get, mixed  # noqa: E402
 
 testinfra_hosts = ["localhost"]
+# About six minutes of the lab: run by benchmarks/load.py (and by hand with WOODY_FAULT_SUITE=1),
+# not in CI, whose budget the other scenarios already take (the two CI checks of issue 24 are in
+# test_load.py).
+pytestmark = pytest.mark.skipif(os.environ.get("WOODY_FAULT_SUITE") != "1",
+                                reason="the fault suite runs with WOODY_FAULT_SUITE=1 (benchmarks/load.py)")
 PHASE = float(os.environ.get("WOODY_FAULT_PHASE_SECONDS", "10"))
 EDGE = "http://10.213.0.12:8081"
 P99_MARGIN = 0.100
