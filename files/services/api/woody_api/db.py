@@ -13,7 +13,6 @@ each statement (db_command_seconds, which the slow query and its table lock need
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import random
@@ -28,7 +27,7 @@ import pymysql.cursors
 from .breaker import Breaker, Unavailable
 from .capacity import Saturated
 from .config import Settings
-from .lookup import LookupFailed, resolve
+from .lookup import LookupFailed, is_address, resolve
 
 log = logging.getLogger("woody_api.db")
 
@@ -38,14 +37,6 @@ BUSY_ERRORS = frozenset({1040, 1203, 1226})
 # The server is not there: 2003 cannot connect, 2006 gone away, 2013 lost during a query.
 GONE_ERRORS = frozenset({2003, 2006, 2013})
 DEPENDENCY = "database"
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _code(exc: pymysql.err.OperationalError) -> int | None:
@@ -84,7 +75,7 @@ class Database:
         work slot reach the database, so new ones are refused at once rather than after the
         queue. (An address needs no watch; the connection itself probes.)"""
         s = self._settings
-        if self._watching == os.getpid() or s.db_watch_seconds <= 0 or _is_address(s.db_host):
+        if self._watching == os.getpid() or s.db_watch_seconds <= 0 or is_address(s.db_host):
             return
         with self._watch_lock:
             if self._watching == os.getpid():

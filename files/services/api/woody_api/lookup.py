@@ -17,13 +17,19 @@ class LookupFailed(OSError):
     """The name did not resolve within the bound (or does not resolve)."""
 
 
-def resolve(host: str, port: int, timeout: float) -> str:
-    """The first IPv4/IPv6 address of ``host``, within ``timeout`` seconds."""
+def is_address(host: str) -> bool:
+    """An IP literal, which needs no lookup."""
     try:
         ipaddress.ip_address(host)
-        return host
     except ValueError:
-        pass
+        return False
+    return True
+
+
+def resolve(host: str, port: int, timeout: float) -> str:
+    """The first IPv4/IPv6 address of ``host``, within ``timeout`` seconds."""
+    if is_address(host):
+        return host
     found: list[str] = []
     errors: list[OSError] = []
 
