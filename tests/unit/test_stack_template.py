@@ -34,12 +34,12 @@ PLAY = textwrap.dedent("""\
             # What tasks/render.yml pins (image_digests), here without a registry.
             _stack_pinned_images: "{{ _stack_images | combine({'redis': stack_redis_image, 'cdn': stack_cdn_edge_image}) }}"
             _stack_redis_secret_names: {password: woodytoys_redis_password_v1, conf: woodytoys_redis_conf_v1}
-""").replace("ROLE", str(ROOT / "roles/stack")).replace("TEMPLATE", str(ROOT / "templates/stack.yml.j2"))
+""").replace("ROLE", str(ROOT / "roles/stack"))
 
 
-def render(tmp_path: Path, **settings: object) -> dict:
+def render(tmp_path: Path, template: str = "stack.yml.j2", **settings: object) -> dict:
     playbook = tmp_path / "render.yml"
-    playbook.write_text(PLAY)
+    playbook.write_text(PLAY.replace("TEMPLATE", str(ROOT / "templates" / template)))
     out = tmp_path / "stack.yml"
     images = {s: f"reg:5000/woody/woody_{s}:ctx-1" for s in ("api", "reverse", "db", "front")}
     edge_conf = tmp_path / "cdn_edge.conf"
@@ -206,3 +206,30 @@ def test_every_service_has_memory_and_cpu_limits_by_default(tmp_path):
     maxmemory = command[command.index("--maxmemory") + 1]
     assert int(maxmemory.removesuffix("mb")) * 1024 ** 2 < int(limits["redis"]["memory"])
     assert command[command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+
+
+# --- the lab sheet's contract (templates/stack-lab-sheet.yml.j2) ----------------------------------------
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_the_lab_sheets_stack_follows_its_files_and_keeps_the_state_internal(tmp_path, stage):
+    stack = render(tmp_path, "stack-lab-sheet.yml.j2", stack_stage=stage, stack_app_contract="lab_sheet")
+    services = stack["services"]
+    assert sorted(services) == sorted(["db", "api", "front", "reverse"] + (["redis"] if stage in ("redis", "cdn") else [])
+                                      + (["cdn"] if stage == "cdn" else []))
+    # The lab sheet's health check and count; its app reads no settings from us.
+    assert services["api"]["healthcheck"]["test"] == ["CMD", "curl", "-f", "http://localhost:5000/api/ping"]
+    assert services["api"]["healthcheck"]["interval"] == "30s"
+    assert services["api"]["deploy"]["replicas"] == (3 if stage == "initial" else 5)
+    assert "environment" not in services["api"] and "secrets" not in services["api"]
+    # Root's password, the one the app's code holds, only as a secret file of the database.
+    assert services["db"]["environment"] == {"MYSQL_DATABASE": "woody", "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/db_root_password"}
+    assert list(stack["secrets"]) == ["woodytoys_db_root_password_v1"]
+    if "redis" in services:
+        assert "requirepass" not in " ".join(services["redis"]["command"]) and "secrets" not in services["redis"]
+    # Nothing of the state on the front tier; the back network has no way out or in.
+    assert stack["networks"]["back"]["internal"] is True
+    assert {name for name, s in services.items() if "back" in s["networks"]} == {"db", "api", "reverse"} | (
+        {"redis"} if "redis" in services else set())
+    assert all("cap_drop" not in s and not s.get("read_only") for s in services.values())
+    assert {s["deploy"]["labels"]["com.woodyswarm.contract"] for s in services.values()} == {"lab_sheet"}
+    assert services["reverse"]["ports"][0]["target"] == 8080

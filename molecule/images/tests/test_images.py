@@ -14,9 +14,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
-from lab_registry import REGISTRY, get  # noqa: E402
+from lab_registry import REGISTRY, call, get  # noqa: E402
+from lab_sheet_fork import VARIANTS as LAB_SHEET_VARIANTS  # noqa: E402
+from lab_sheet_fork import CDN_PICTURE, git, make_fork  # noqa: E402
 
 testinfra_hosts = ["localhost"]
+STAGES = ["initial", "replicas", "redis", "cdn"]
 IMAGES = {"api": "woody_api", "reverse": "woody_rp", "db": "woody_database", "front": "woody_front"}
 
 
@@ -60,37 +63,54 @@ PLAY = textwrap.dedent("""\
       gather_facts: false
       roles:
         - role: images
+      post_tasks:
+        - name: Show the images of each stage
+          ansible.builtin.debug:
+            var: images_deployed
 """)
 
 
-def git(*argv: str, cwd: Path) -> str:
-    return subprocess.run(["git", *argv], cwd=cwd, check=True, capture_output=True, text=True).stdout
+def deployed(run) -> dict[str, dict[str, str]]:
+    """The images role's images_deployed (per stage, each service's image) in a run's report."""
+    for play in run.report["plays"]:
+        for task in play["tasks"]:
+            if task["task"]["name"] == "Show the images of each stage":
+                return task["hosts"]["localhost"]["images_deployed"]
+    raise AssertionError("the run did not show images_deployed")
+
+
+def copy_of_our_shop(work: Path) -> Path:
+    """A repository laid out as the course's, holding our shop: services/<service>/."""
+    (work / "services").mkdir(parents=True)
+    subprocess.run(["cp", "-r", *map(str, (ROOT / "files" / "services").iterdir()), str(work / "services")], check=True)
+    subprocess.run(["rm", "-rf", *map(str, (work / "services").glob("*/wheels"))], check=True)
+    return work
+
+
+def commit_all(work: Path, message: str) -> None:
+    git("init", "-q", "-b", "main", cwd=work)
+    git("add", "-A", cwd=work)
+    git("commit", "-qm", message, cwd=work)
 
 
 @pytest.fixture(scope="module")
 def git_source(tmp_path_factory):
     """A repository laid out as the course's: the services' folders under services/."""
     base = tmp_path_factory.mktemp("gitsrc")
-    work = base / "work"
-    (work / "services").mkdir(parents=True)
-    subprocess.run(["cp", "-r", *map(str, (ROOT / "files" / "services").iterdir()), str(work / "services")], check=True)
-    subprocess.run(["rm", "-rf", *map(str, (work / "services").glob("*/wheels"))], check=True)
-    git("init", "-q", "-b", "main", cwd=work)
-    git("-c", "user.email=t@t", "-c", "user.name=t", "add", "-A", cwd=work)
-    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "source", cwd=work)
+    work = copy_of_our_shop(base / "work")
+    commit_all(work, "source")
     git("clone", "-q", "--bare", str(work), str(base / "shop.git"), cwd=base)
     git("remote", "add", "bare", str(base / "shop.git"), cwd=work)
     playbook = base / "play.yml"
     playbook.write_text(PLAY)
     settings = {"images_source": "git", "images_git_repo": f"file://{base / 'shop.git'}",
-                "images_git_subdir": "services",
                 "images_namespace": "woodygit", "images_build_dir": str(base / "build"),
                 "images_build_args": {"front": {"JPEG_BYTES": "200000"}}}
     return work, playbook, settings
 
 
 def commit_and_push(work: Path, message: str, branch: str = "main") -> None:
-    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", message, cwd=work)
+    git("commit", "-qam", message, cwd=work)
     git("push", "-q", "bare", f"HEAD:{branch}", cwd=work)
 
 
@@ -167,7 +187,7 @@ def test_a_missing_folder_or_dockerfile_fails_before_anything_is_built(git_sourc
     work, playbook, settings = git_source
     before = {name: registry_tags("woodygit", image) for name, image in IMAGES.items()}
     git("rm", "-q", "services/front/Dockerfile", cwd=work)
-    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "no front Dockerfile", cwd=work)
+    git("commit", "-qm", "no front Dockerfile", cwd=work)
     git("push", "-q", "bare", "HEAD:no-dockerfile", cwd=work)
     git("reset", "-q", "--hard", "HEAD~1", cwd=work)
     run = run_playbook(playbook, {**settings, "images_git_version": "no-dockerfile"})
@@ -175,7 +195,7 @@ def test_a_missing_folder_or_dockerfile_fails_before_anything_is_built(git_sourc
     message = " ".join(run.failure_messages())
     assert "service front has no Dockerfile at " in message and "/source/services/front/Dockerfile" in message, message
     assert run.changed_items("Build each image that its content tag does not name yet") == []
-    missing = run_playbook(playbook, {**settings, "images_git_subdir": "api-redis"})
+    missing = run_playbook(playbook, {**settings, "images_git_subdir": "services"})
     assert missing.returncode != 0
     assert "service api has no folder at " in " ".join(missing.failure_messages())
     assert {name: registry_tags("woodygit", image) for name, image in IMAGES.items()} == before
@@ -201,6 +221,121 @@ def test_a_run_writes_nothing_into_the_roles_or_the_source(git_source):
                for p in (Path(settings["images_build_dir"]) / "contexts").glob("api-ctx-*"))
 
 
+# --- a fork with the lab sheet's variant folders (api-redis/, front-cdn/) ---------------------------
+
+@pytest.fixture(scope="module")
+def fork(tmp_path_factory):
+    """Our shop with the lab sheet's variant folders beside services/, each a changed copy."""
+    base = tmp_path_factory.mktemp("fork")
+    work = copy_of_our_shop(base / "work")
+    for variant, service in (("api-redis", "api"), ("front-cdn", "front")):
+        subprocess.run(["cp", "-r", str(work / "services" / service), str(work / variant)], check=True)
+    # Each variant differs from its service's folder (a fresh marker: the engine outlives a test run).
+    with (work / "api-redis" / "woody_api" / "__init__.py").open("a") as source:
+        source.write(f"# the redis variant {uuid.uuid4()}\n")
+    with (work / "front-cdn" / "html" / "woody.css").open("a") as style:
+        style.write(f"/* the cdn variant {uuid.uuid4()} */\n")
+    commit_all(work, "our shop with the lab sheet's variant folders")
+    playbook = base / "play.yml"
+    playbook.write_text(PLAY)
+    settings = {"images_source": "git", "images_git_repo": f"file://{work}", "images_namespace": "woodyfork",
+                "images_build_dir": str(base / "build"), "images_stage_variants": LAB_SHEET_VARIANTS,
+                "images_build_args": {"front": {"JPEG_BYTES": "200000"}}}
+    return work, playbook, settings
+
+
+def registry_digest(namespace: str, image: str, tag: str) -> str:
+    accept = "application/vnd.docker.distribution.manifest.v2+json"
+    status, _, headers = call("HEAD", f"/v2/{namespace}/{image}/manifests/{tag}", headers={"Accept": accept})
+    assert status == 200, (namespace, image, tag, status)
+    return headers["Docker-Content-Digest"]
+
+
+def test_a_fork_runs_each_stage_on_that_stages_folders(fork):
+    _, playbook, settings = fork
+    run = run_playbook(playbook, settings)
+    assert run.returncode == 0, run.failure_messages() or run.output[-3000:]
+    images = deployed(run)
+    assert sorted(images) == sorted(STAGES)
+    api = [images[stage]["api"] for stage in STAGES]
+    front = [images[stage]["front"] for stage in STAGES]
+    assert api[0] == api[1] != api[2] == api[3], api
+    assert front[0] == front[1] == front[2] != front[3], front
+    assert len({images[stage]["db"] for stage in images}) == 1
+    # The variants have tags of their own; the version and latest stay the base folder's.
+    assert {"1.0", "latest", "redis", "1.0-redis"} <= registry_tags("woodyfork", "woody_api")
+    assert {"1.0", "latest", "cdn", "1.0-cdn"} <= registry_tags("woodyfork", "woody_front")
+    assert registry_digest("woodyfork", "woody_api", "redis") == registry_digest("woodyfork", "woody_api", "1.0-redis")
+    assert registry_digest("woodyfork", "woody_api", "redis") != registry_digest("woodyfork", "woody_api", "latest")
+    assert registry_digest("woodyfork", "woody_front", "cdn") != registry_digest("woodyfork", "woody_front", "1.0")
+    controller = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    assert controller.images.get(api[2]).id == controller.images.get(f"{REGISTRY}/woodyfork/woody_api:redis").id
+    assert controller.images.get(api[0]).id == controller.images.get(f"{REGISTRY}/woodyfork/woody_api:1.0").id
+    again = run_playbook(playbook, settings)
+    assert again.returncode == 0 and all(h["changed"] == 0 for h in again.report["stats"].values()), again.report["stats"]
+    assert deployed(again) == images
+
+
+def test_a_variant_folder_missing_from_the_fork_fails_naming_its_stages(fork):
+    work, playbook, settings = fork
+    variants = {**LAB_SHEET_VARIANTS, "cdn": {**LAB_SHEET_VARIANTS["cdn"], "front": {"context": "front-cnd", "tag": "cdn"}}}
+    run = run_playbook(playbook, {**settings, "images_stage_variants": variants})
+    assert run.returncode != 0
+    message = " ".join(run.failure_messages())
+    assert "stage cdn: service front has no folder at " in message and message.rstrip().find("/front-cnd") > 0, message
+    assert run.changed_items("Build each image that its content tag does not name yet") == []
+
+
+# --- the course's own Dockerfiles, unmodified (tests/fixtures/lab_sheet_fork) -----------------------
+
+@pytest.fixture(scope="module")
+def course_fork(tmp_path_factory):
+    base = tmp_path_factory.mktemp("course")
+    work = make_fork(base / "work")
+    playbook = base / "play.yml"
+    playbook.write_text(PLAY)
+    settings = {"images_source": "git", "images_git_repo": f"file://{work}", "images_namespace": "woodycourse",
+                "images_build_dir": str(base / "build"), "woody_app_contract": "lab_sheet"}
+    return work, playbook, settings
+
+
+def test_the_course_dockerfiles_build_offline_unmodified(course_fork):
+    _, playbook, settings = course_fork
+    run = run_playbook(playbook, settings)
+    assert run.returncode == 0, run.failure_messages() or run.output[-3000:]
+    images = deployed(run)
+    controller = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    # pip install -r requirements.txt ran at build time, from the controller's wheels; curl is
+    # there for the lab sheet's health check, as in the official python image.
+    for stage in ("initial", "redis"):
+        out = controller.containers.run(images[stage]["api"], ["sh", "-c", "python -c 'import flask, flask_cors, mysql.connector, redis' && curl --version"],
+                                        remove=True, network_disabled=True)
+        assert b"curl " in out, (stage, out)
+    listing = controller.containers.run(images["cdn"]["api"], ["ls", "/app"], remove=True, network_disabled=True).decode()
+    assert "redis_wrapper.py" in listing.split()
+    page = controller.containers.run(images["cdn"]["front"], ["cat", "/usr/share/nginx/html/index.html"], remove=True,
+                                     network_disabled=True).decode()
+    assert CDN_PICTURE in page
+    # The names the Dockerfiles start from are answered on the building engine by the local bases.
+    for name in ("python:3.12.3-bookworm", "mysql", "nginx:1.25.4", "nginx:alpine"):
+        assert controller.images.get(name)
+    assert controller.images.get("mysql").id == controller.images.get("woodylab/mariadb:bookworm").id
+    again = run_playbook(playbook, settings)
+    assert again.returncode == 0 and all(h["changed"] == 0 for h in again.report["stats"].values()), again.report["stats"]
+
+
+def test_a_docker_hub_base_nothing_stands_in_for_fails_before_any_build(course_fork):
+    work, playbook, settings = course_fork
+    dockerfile = work / "api-redis" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text().replace("FROM python:3.12.3-bookworm", "FROM postgres:16"))
+    git("commit", "-qam", "an api on postgres", cwd=work)
+    run = run_playbook(playbook, settings)
+    assert run.returncode != 0
+    message = " ".join(run.failure_messages())
+    assert "stage redis, cdn: service api starts FROM postgres:16 (" in message and "/api-redis/Dockerfile)" in message, message
+    assert run.changed_items("Build each image that its content tag does not name yet") == []
+
+
 # --- built on the first manager (for a user whose machine has no Docker) ---------------------------
 
 ON_MANAGER = textwrap.dedent("""\
@@ -216,7 +351,7 @@ ON_MANAGER = textwrap.dedent("""\
             # The database's build needs no network: the lab's nodes have no route out (the
             # proxy's apt-get would need the Debian mirror, which a VPS reaches).
             images_services:
-              - { name: db, image: woody_database, context: database, base: mariadb }
+              - { name: db, image: woody_database, context: services/database, base: mariadb }
 """)
 
 
