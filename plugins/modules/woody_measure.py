@@ -17,7 +17,9 @@ description:
     endpoint whose answer depends on no parameter.
   - O(kind=page) loads the page and every asset it references (img, script, link href), wherever
     it is hosted, one after the other on fresh connections like a first visit; the sample is the
-    sum of curl's C(time_total) of all of them. With O(recursive_url) it also times the lab
+    sum of curl's C(time_total) of all of them. With O(resolve), an asset on a host that it does
+    not name (a public CDN's script, outside the cluster) is not fetched: it is listed in the
+    summary's C(outside) and left out of the time. With O(recursive_url) it also times the lab
     sheet's C(wget -r -np), which follows the page's own host only.
   - O(kind=parallel) starts O(parallel) requests at once, each with a distinct O(fresh_query)
     value; the sample is the wall time until the last one answered.
@@ -144,6 +146,7 @@ summary:
     - C(count), C(min), C(p50), C(p95) and C(max) seconds (nearest-rank percentiles), C(statuses)
       and C(cache) (counts per value), C(bytes) (the largest sample).
     - O(kind=parallel) adds C(throughput_p50), requests per second at the median wall time.
+    - O(kind=page) adds C(outside), the assets left out because their host is outside O(resolve).
   type: dict
   returned: success
   sample: {count: 3, min: 5.01, p50: 5.02, p95: 5.04, max: 5.04, statuses: {"200": 3}, cache: {MISS: 3}, bytes: 52}
@@ -225,10 +228,14 @@ class Curl:
         self.timeout = timeout
         self.known = {":".join(entry.split(":")[:2]) for entry in resolve}
 
+    def inside(self, url: str) -> bool:
+        """Whether the URL's host is one the measurement may reach (every host without resolve)."""
+        return not self.known or host_port(url) in self.known or is_ip(urlsplit(url).hostname or "")
+
     def check(self, url: str) -> None:
         if urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"{url}: only http and https URLs are measured")
-        if self.known and host_port(url) not in self.known and not is_ip(urlsplit(url).hostname or ""):
+        if not self.inside(url):
             raise ValueError(f"{url}: {host_port(url)} is not in resolve ({sorted(self.known)}); refusing to "
                              "resolve it elsewhere")
 
@@ -279,14 +286,19 @@ def page_sample(curl: Curl, url: str, workdir: Path) -> dict[str, Any]:
     html = workdir / "page.html"
     page = curl.get(url, str(html))
     parts = [page]
+    outside: list[str] = []
     if page["status"] == 200:
         finder = AssetFinder()
         finder.feed(html.read_text(errors="replace"))
-        parts += [curl.get(urljoin(url, asset)) for asset in dict.fromkeys(finder.assets)]
+        assets = [urljoin(url, asset) for asset in dict.fromkeys(finder.assets)]
+        # An asset on a host outside the cluster (a public CDN's script) is listed, not fetched:
+        # the measurement reaches only the hosts of resolve.
+        outside = [asset for asset in assets if not curl.inside(asset)]
+        parts += [curl.get(asset) for asset in assets if asset not in outside]
     failed = [p for p in parts if not 200 <= p["status"] < 300]
     return {"seconds": sum(p["seconds"] for p in parts), "status": failed[0]["status"] if failed else 200,
             "cache": ",".join(p["cache"] or "-" for p in parts[1:]), "bytes": sum(p["bytes"] for p in parts),
-            "parts": parts}
+            "parts": parts, "outside": outside}
 
 
 def recursive_sample(url: str, timeout: int, workdir: Path) -> dict[str, Any]:
@@ -347,6 +359,8 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
                          f"{unanswered[0].get('error', '')}")
     result["samples"] = samples
     result["summary"] = summarize(samples)
+    if kind == "page":
+        result["summary"]["outside"] = sorted({asset for sample in samples for asset in sample["outside"]})
     if kind == "parallel":
         result["summary"]["throughput_p50"] = params["parallel"] / result["summary"]["p50"]
     return result

@@ -194,3 +194,31 @@ def test_an_api_count_scaled_by_hand_is_marked_as_such_not_taken_for_another_sta
     assert "| + Redis | 5 | " in markdown([scaled, as_deployed])
     narrow = narrow_markdown([scaled, as_deployed])
     assert "5 (by hand)" in narrow and max(len(line) for line in narrow.splitlines()) <= 80
+
+
+def test_an_app_without_a_cache_header_has_its_hits_told_by_time():
+    """The lab sheet's app sends no X-Cache: a warm median under a tenth of the miss's is a hit,
+    and the footnote says so; one that is not that fast is no hit."""
+    def headerless(stage: str, heavy_warm: float, db_warm: float) -> dict:
+        row = record(stage, 5, 1.0, 2.0, heavy_warm, False, 3.0, db_warm, 2.0)
+        row["heavy_warm"], row["db_warm"] = summary(heavy_warm), summary(db_warm)
+        return row
+
+    records = [headerless("initial", 1.9, 2.9), headerless("redis", 0.02, 2.8)]
+    text = narrow_markdown(records)
+    hit_rows = {line.split("|")[1].strip().split(" [")[0]: line for line in text.splitlines() if " hit [" in line}
+    assert hit_rows["slow API hit"].rstrip(" |").endswith("0.020 s")
+    assert "-" in hit_rows["slow API hit"].split("|")[2]  # the initial stage: no cache, no hit
+    assert "DB API hit" in hit_rows and "0.0" not in hit_rows["DB API hit"]  # 2.8 s of 3.0 s: no hit
+    assert "hit told by time: the app's answers name no cache state" in " ".join(text.split())
+    assert "hit told by time" not in narrow_markdown(RECORDS)
+
+
+def test_assets_outside_the_cluster_are_listed_under_the_table():
+    records = [record("initial", 3, 1.0, 2.0, 2.0, False, 3.0, 3.0, 2.0)]
+    records[0]["page"]["outside"] = ["https://cdn.jsdelivr.net/npm/bootstrap.min.css"]
+    table, notes = table_and_notes(narrow_markdown(records))
+    page_row = next(line for line in table if line.startswith("| page "))
+    number = re.findall(r"\[(\d)\]", page_row)[-1]
+    assert f"{number}. page: left out, on hosts outside the cluster (not measured): https://cdn.jsdelivr.net/npm/bootstrap.min.css." \
+        in " ".join(" ".join(notes).split())
