@@ -128,6 +128,8 @@ NOTES = {
           "primed first.",
     "by_time": f"hit told by time: the app's answers name no cache state (no X-Cache header), so warm "
                f"runs count as hits when their median is under {HIT_BY_TIME:.0%} of the miss's.",
+    "expiry": "slow API miss (and parallel), where the stage runs a cache: taken after the entry's expiry "
+              "(WAIT s apart), because the app's cache key ignores the name; a new name would be a hit.",
     "parallel": "parallel: slow requests started at once, each with its own name; wall: until the "
                 "last one answered; req/s: requests per second at that wall time.",
 }
@@ -199,10 +201,15 @@ def narrow_markdown(records: Sequence[Record]) -> str:
                                                for record in stages.values())
             table.append([marked(marked(label, note), "by_time" if by_time else ""), *cells])
     outside = sorted({url for record in stages.values() for url in (record.get("page") or {}).get("outside", [])})
+    waits = sorted({int(record.get("cold_wait_seconds", 0)) for record in stages.values()
+                    if record.get("cold_by") == "expiry"})
     for row in table:
         if outside and row[0].startswith("page "):
             row[0] = marked(row[0], "outside")
-    notes = {**NOTES, "outside": "page: left out, on hosts outside the cluster (not measured): " + ", ".join(outside) + "."}
+        if waits and row[0].startswith("slow API miss"):
+            row[0] = marked(row[0], "expiry")
+    notes = {**NOTES, "outside": "page: left out, on hosts outside the cluster (not measured): " + ", ".join(outside) + ".",
+             "expiry": NOTES["expiry"].replace("WAIT", "/".join(map(str, waits)))}
     footnotes = [textwrap.fill(f"{number}. {notes[note]}", WIDTH, subsequent_indent=" " * len(f"{number}. "),
                                break_on_hyphens=False, break_long_words=True)
                  for note, number in numbers.items()]

@@ -18,7 +18,7 @@ description:
   - O(kind=page) loads the page and every asset it references (img, script, link href), wherever
     it is hosted, one after the other on fresh connections like a first visit; the sample is the
     sum of curl's C(time_total) of all of them. With O(resolve), an asset on a host that it does
-    not name (a public CDN's script, outside the cluster) is not fetched: it is listed in the
+    not name (a public CDN's script, outside the cluster) is not fetched; it is listed in the
     summary's C(outside) and left out of the time. With O(recursive_url) it also times the lab
     sheet's C(wget -r -np), which follows the page's own host only.
   - O(kind=parallel) starts O(parallel) requests at once, each with a distinct O(fresh_query)
@@ -73,6 +73,13 @@ options:
       - A URL requested, not timed, before each counted request (O(kind=url) only); it must answer 200.
       - C({fresh}) in it becomes a new random value each time.
     type: str
+  expire_seconds:
+    description:
+      - Seconds waited before each counted request of O(kind=url) without O(prime), and before each
+        sample of O(kind=parallel), for a cache entry to expire, so that the request is a miss for an app
+        whose cache key ignores O(fresh_query) (the lab sheet's). 0, no wait.
+    type: float
+    default: 0
   parallel:
     description: Requests started at once in each sample of O(kind=parallel) (at least 1).
     type: int
@@ -182,6 +189,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "fresh_query": {"type": "str"},
     "prime": {"type": "bool", "default": False},
     "invalidate_url": {"type": "str"},
+    "expire_seconds": {"type": "float", "default": 0},
     "parallel": {"type": "int", "default": 5},
     "recursive_url": {"type": "str"},
     "timeout": {"type": "int", "default": 120},
@@ -315,6 +323,13 @@ def recursive_sample(url: str, timeout: int, workdir: Path) -> dict[str, Any]:
             "files": len(files)}
 
 
+def expire(seconds: float) -> None:
+    """Let a cache entry expire. A wait, not a poll: asking whether it expired would be a request
+    that fills the entry again, or one the app answers from it."""
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 def run(params: dict[str, Any]) -> dict[str, Any]:
     curl = Curl(params["resolve"], params["timeout"])
     url, kind, fresh = params["url"], params["kind"], params.get("fresh_query")
@@ -328,6 +343,8 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
             if warm_url:
                 result["prime"] = curl.get(warm_url)
             for _repetition in range(repetitions):
+                if not warm_url:
+                    expire(params["expire_seconds"])
                 if params.get("invalidate_url"):
                     invalidated = curl.get(params["invalidate_url"].replace("{fresh}", f"measure-{uuid.uuid4().hex[:12]}"))
                     if invalidated["status"] != 200:
@@ -345,6 +362,7 @@ def run(params: dict[str, Any]) -> dict[str, Any]:
                 result["recursive"] = {"samples": recursive, "summary": summarize(recursive)}
         else:
             for round_ in range(repetitions):
+                expire(params["expire_seconds"])
                 urls = [with_fresh_query(url, fresh or "name", f"par{round_}-{i}") for i in range(params["parallel"])]
                 wall, answers = curl.get_many(urls)
                 failed = [a for a in answers if not 200 <= a["status"] < 300]

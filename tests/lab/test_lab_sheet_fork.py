@@ -31,6 +31,7 @@ FORK_SETTINGS = {
     # The password the fork's code holds (services/api/woody.py), as the lab sheet's does.
     "stack_db_password": "pass",
     "stack_lab_sheet_healthcheck_interval": "3s",
+    "stack_lab_sheet_stop_grace_period": "2s",
     "stack_update_delay": "1s",
     "stack_update_monitor": "10s",
     "stack_converge_timeout": 300,

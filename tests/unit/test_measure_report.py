@@ -222,3 +222,11 @@ def test_assets_outside_the_cluster_are_listed_under_the_table():
     number = re.findall(r"\[(\d)\]", page_row)[-1]
     assert f"{number}. page: left out, on hosts outside the cluster (not measured): https://cdn.jsdelivr.net/npm/bootstrap.min.css." \
         in " ".join(" ".join(notes).split())
+
+
+def test_misses_taken_after_the_entrys_expiry_say_so():
+    records = [record("redis", 5, 1.0, 2.0, 0.01, True, 3.0, 0.01, 2.0)]
+    records[0].update(cold_by="expiry", cold_wait_seconds=31)
+    text = " ".join(narrow_markdown(records).split())
+    assert "taken after the entry's expiry (31 s apart), because the app's cache key ignores the name" in text
+    assert "entry's expiry" not in narrow_markdown(RECORDS)

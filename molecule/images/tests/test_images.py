@@ -15,8 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "tests"))
 from ansible_run import ROOT, run_playbook  # noqa: E402
 from lab_registry import REGISTRY, call, get  # noqa: E402
-from lab_sheet_fork import VARIANTS as LAB_SHEET_VARIANTS  # noqa: E402
-from lab_sheet_fork import CDN_PICTURE, git, make_fork  # noqa: E402
+from lab_sheet_fork import CDN_PICTURE, VARIANTS, git, make_fork  # noqa: E402
 
 testinfra_hosts = ["localhost"]
 STAGES = ["initial", "replicas", "redis", "cdn"]
@@ -221,71 +220,6 @@ def test_a_run_writes_nothing_into_the_roles_or_the_source(git_source):
                for p in (Path(settings["images_build_dir"]) / "contexts").glob("api-ctx-*"))
 
 
-# --- a fork with the lab sheet's variant folders (api-redis/, front-cdn/) ---------------------------
-
-@pytest.fixture(scope="module")
-def fork(tmp_path_factory):
-    """Our shop with the lab sheet's variant folders beside services/, each a changed copy."""
-    base = tmp_path_factory.mktemp("fork")
-    work = copy_of_our_shop(base / "work")
-    for variant, service in (("api-redis", "api"), ("front-cdn", "front")):
-        subprocess.run(["cp", "-r", str(work / "services" / service), str(work / variant)], check=True)
-    # Each variant differs from its service's folder (a fresh marker: the engine outlives a test run).
-    with (work / "api-redis" / "woody_api" / "__init__.py").open("a") as source:
-        source.write(f"# the redis variant {uuid.uuid4()}\n")
-    with (work / "front-cdn" / "html" / "woody.css").open("a") as style:
-        style.write(f"/* the cdn variant {uuid.uuid4()} */\n")
-    commit_all(work, "our shop with the lab sheet's variant folders")
-    playbook = base / "play.yml"
-    playbook.write_text(PLAY)
-    settings = {"images_source": "git", "images_git_repo": f"file://{work}", "images_namespace": "woodyfork",
-                "images_build_dir": str(base / "build"), "images_stage_variants": LAB_SHEET_VARIANTS,
-                "images_build_args": {"front": {"JPEG_BYTES": "200000"}}}
-    return work, playbook, settings
-
-
-def registry_digest(namespace: str, image: str, tag: str) -> str:
-    accept = "application/vnd.docker.distribution.manifest.v2+json"
-    status, _, headers = call("HEAD", f"/v2/{namespace}/{image}/manifests/{tag}", headers={"Accept": accept})
-    assert status == 200, (namespace, image, tag, status)
-    return headers["Docker-Content-Digest"]
-
-
-def test_a_fork_runs_each_stage_on_that_stages_folders(fork):
-    _, playbook, settings = fork
-    run = run_playbook(playbook, settings)
-    assert run.returncode == 0, run.failure_messages() or run.output[-3000:]
-    images = deployed(run)
-    assert sorted(images) == sorted(STAGES)
-    api = [images[stage]["api"] for stage in STAGES]
-    front = [images[stage]["front"] for stage in STAGES]
-    assert api[0] == api[1] != api[2] == api[3], api
-    assert front[0] == front[1] == front[2] != front[3], front
-    assert len({images[stage]["db"] for stage in images}) == 1
-    # The variants have tags of their own; the version and latest stay the base folder's.
-    assert {"1.0", "latest", "redis", "1.0-redis"} <= registry_tags("woodyfork", "woody_api")
-    assert {"1.0", "latest", "cdn", "1.0-cdn"} <= registry_tags("woodyfork", "woody_front")
-    assert registry_digest("woodyfork", "woody_api", "redis") == registry_digest("woodyfork", "woody_api", "1.0-redis")
-    assert registry_digest("woodyfork", "woody_api", "redis") != registry_digest("woodyfork", "woody_api", "latest")
-    assert registry_digest("woodyfork", "woody_front", "cdn") != registry_digest("woodyfork", "woody_front", "1.0")
-    controller = docker.DockerClient(base_url="unix:///var/run/docker.sock")
-    assert controller.images.get(api[2]).id == controller.images.get(f"{REGISTRY}/woodyfork/woody_api:redis").id
-    assert controller.images.get(api[0]).id == controller.images.get(f"{REGISTRY}/woodyfork/woody_api:1.0").id
-    again = run_playbook(playbook, settings)
-    assert again.returncode == 0 and all(h["changed"] == 0 for h in again.report["stats"].values()), again.report["stats"]
-    assert deployed(again) == images
-
-
-def test_a_variant_folder_missing_from_the_fork_fails_naming_its_stages(fork):
-    work, playbook, settings = fork
-    variants = {**LAB_SHEET_VARIANTS, "cdn": {**LAB_SHEET_VARIANTS["cdn"], "front": {"context": "front-cnd", "tag": "cdn"}}}
-    run = run_playbook(playbook, {**settings, "images_stage_variants": variants})
-    assert run.returncode != 0
-    message = " ".join(run.failure_messages())
-    assert "stage cdn: service front has no folder at " in message and message.rstrip().find("/front-cnd") > 0, message
-    assert run.changed_items("Build each image that its content tag does not name yet") == []
-
-
 # --- the course's own Dockerfiles, unmodified (tests/fixtures/lab_sheet_fork) -----------------------
 
 @pytest.fixture(scope="module")
@@ -304,7 +238,21 @@ def test_the_course_dockerfiles_build_offline_unmodified(course_fork):
     run = run_playbook(playbook, settings)
     assert run.returncode == 0, run.failure_messages() or run.output[-3000:]
     images = deployed(run)
+    assert sorted(images) == sorted(STAGES)
+    # Each stage runs its own folders' builds (api-redis from the redis stage on, front-cdn at cdn).
+    api = [images[stage]["api"] for stage in STAGES]
+    front = [images[stage]["front"] for stage in STAGES]
+    assert api[0] == api[1] != api[2] == api[3], api
+    assert front[0] == front[1] == front[2] != front[3], front
+    assert len({images[stage]["db"] for stage in STAGES}) == 1
+    # The variants have tags of their own; the version and latest stay the base folders'.
+    assert {"1.0", "latest", "redis", "1.0-redis"} <= registry_tags("woodycourse", "woody_api")
+    assert {"1.0", "latest", "cdn", "1.0-cdn"} <= registry_tags("woodycourse", "woody_front")
+    assert registry_digest("woodycourse", "woody_api", "redis") == registry_digest("woodycourse", "woody_api", "1.0-redis")
+    assert registry_digest("woodycourse", "woody_api", "redis") != registry_digest("woodycourse", "woody_api", "latest")
+    assert registry_digest("woodycourse", "woody_front", "cdn") != registry_digest("woodycourse", "woody_front", "1.0")
     controller = docker.DockerClient(base_url="unix:///var/run/docker.sock")
+    assert controller.images.get(api[2]).id == controller.images.get(f"{REGISTRY}/woodycourse/woody_api:redis").id
     # pip install -r requirements.txt ran at build time, from the controller's wheels; curl is
     # there for the lab sheet's health check, as in the official python image.
     for stage in ("initial", "redis"):
@@ -322,6 +270,23 @@ def test_the_course_dockerfiles_build_offline_unmodified(course_fork):
     assert controller.images.get("mysql").id == controller.images.get("woodylab/mariadb:bookworm").id
     again = run_playbook(playbook, settings)
     assert again.returncode == 0 and all(h["changed"] == 0 for h in again.report["stats"].values()), again.report["stats"]
+
+
+def registry_digest(namespace: str, image: str, tag: str) -> str:
+    accept = "application/vnd.docker.distribution.manifest.v2+json"
+    status, _, headers = call("HEAD", f"/v2/{namespace}/{image}/manifests/{tag}", headers={"Accept": accept})
+    assert status == 200, (namespace, image, tag, status)
+    return headers["Docker-Content-Digest"]
+
+
+def test_a_variant_folder_missing_from_the_fork_fails_naming_its_stages(course_fork):
+    _, playbook, settings = course_fork
+    variants = {**VARIANTS, "cdn": {**VARIANTS["cdn"], "front": {"context": "front-cnd", "tag": "cdn"}}}
+    run = run_playbook(playbook, {**settings, "images_stage_variants": variants})
+    assert run.returncode != 0
+    message = " ".join(run.failure_messages())
+    assert "stage cdn: service front has no folder at " in message and message.rstrip().find("/front-cnd") > 0, message
+    assert run.changed_items("Build each image that its content tag does not name yet") == []
 
 
 def test_a_docker_hub_base_nothing_stands_in_for_fails_before_any_build(course_fork):
