@@ -81,3 +81,20 @@ def test_a_closed_port_fails_naming_the_url(tmp_path):
     assert run.returncode != 0
     messages = " ".join(run.failure_messages())
     assert "got no answer, e.g. http://shop.test:9/" in messages and "Failed to connect" in messages, messages
+
+
+def test_an_asset_outside_the_cluster_is_listed_and_expiry_makes_the_misses(tmp_path, shop):
+    """Resolve names the site alone: the picture on the CDN host is left out of the page time and
+    listed under the table. measure_cold_by expiry waits the entry's lifetime before each cold
+    slow request and says so."""
+    run = measure(tmp_path, shop, measure_resolve=[f"shop.test:{shop}:127.0.0.1"], measure_repetitions=1,
+                  measure_cold_by="expiry", measure_cache_ttl_seconds=1)
+    assert run.returncode == 0, run.failure_messages() or run.output[-2000:]
+    figures = json.loads((tmp_path / "results" / "redis.json").read_text())[0]
+    assert figures["page"]["outside"] == [f"http://cdn.shop.test:{shop}/5mo.jpg"]
+    assert figures["page"]["statuses"] == {"200": 1}
+    assert (figures["cold_by"], figures["cold_wait_seconds"]) == ("expiry", 1)
+    narrow = " ".join(next(task["hosts"]["localhost"]["narrow_table"] for play in run.report["plays"]
+                           for task in play["tasks"] if task["task"]["name"].endswith("Write the comparison table")).split())
+    assert f"outside the cluster (not measured): http://cdn.shop.test:{shop}/5mo.jpg" in narrow
+    assert "taken after the entry's expiry (1 s apart)" in narrow
