@@ -106,9 +106,12 @@ def rows(records: Sequence[Record]) -> list[list[str]]:
 
 
 def markdown(records: Sequence[Record]) -> str:
+    """The wide table (report.md), then how this app's figures were taken where that differs from
+    our shop's (hits by time, misses after an expiry, assets left out), one note a line."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in rows(records)]
-    return "\n".join(lines) + "\n"
+    notes = method_notes(latest_per_stage(records))
+    return "\n".join(lines + ([""] + [f"- {text}" for text in notes.values()] if notes else [])) + "\n"
 
 
 # The table for a terminal: the configurations as columns, one figure per row, explanations as
@@ -200,20 +203,34 @@ def narrow_markdown(records: Sequence[Record]) -> str:
             by_time = warm is not None and any(hit_by_time(record, warm) and hit_p50(record, warm) is not None
                                                for record in stages.values())
             table.append([marked(marked(label, note), "by_time" if by_time else ""), *cells])
-    outside = sorted({url for record in stages.values() for url in (record.get("page") or {}).get("outside", [])})
-    waits = sorted({int(record.get("cold_wait_seconds", 0)) for record in stages.values()
-                    if record.get("cold_by") == "expiry"})
+    methods = method_notes(stages)
     for row in table:
-        if outside and row[0].startswith("page "):
+        if "outside" in methods and row[0].startswith("page "):
             row[0] = marked(row[0], "outside")
-        if waits and row[0].startswith("slow API miss"):
+        if "expiry" in methods and row[0].startswith("slow API miss"):
             row[0] = marked(row[0], "expiry")
-    notes = {**NOTES, "outside": "page: left out, on hosts outside the cluster (not measured): " + ", ".join(outside) + ".",
-             "expiry": NOTES["expiry"].replace("WAIT", "/".join(map(str, waits)))}
+    notes = {**NOTES, **methods}
     footnotes = [textwrap.fill(f"{number}. {notes[note]}", WIDTH, subsequent_indent=" " * len(f"{number}. "),
                                break_on_hyphens=False, break_long_words=True)
                  for note, number in numbers.items()]
     return "\n".join(aligned(table) + [""] + footnotes) + "\n"
+
+
+def method_notes(stages: dict[str, Record]) -> dict[str, str]:
+    """The notes on how the figures were taken that apply to these stages: hits told by time,
+    misses taken after the entry's expiry, page assets left out."""
+    notes = {}
+    if any(hit_by_time(record, warm) and hit_p50(record, warm) is not None
+           for record in stages.values() for warm in HIT_ROWS.values()):
+        notes["by_time"] = NOTES["by_time"]
+    waits = sorted({int(record.get("cold_wait_seconds", 0)) for record in stages.values()
+                    if record.get("cold_by") == "expiry"})
+    if waits:
+        notes["expiry"] = NOTES["expiry"].replace("WAIT", "/".join(map(str, waits)))
+    outside = sorted({url for record in stages.values() for url in (record.get("page") or {}).get("outside", [])})
+    if outside:
+        notes["outside"] = "page: left out, on hosts outside the cluster (not measured): " + ", ".join(outside) + "."
+    return notes
 
 
 def csv_text(records: Sequence[Record]) -> str:

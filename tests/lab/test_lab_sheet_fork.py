@@ -65,7 +65,10 @@ def test_the_experiment_deploys_and_measures_every_stage_of_the_fork(experiment)
     run, results = experiment
     assert run.returncode == 0, run.failure_messages() or run.output[-3000:]
     latest = {stage: json.loads((results / f"{stage}.json").read_text())[-1] for stage in ("initial", "replicas", "redis", "cdn")}
-    print((results / "report.md").read_text())
+    report = (results / "report.md").read_text()
+    print(report)
+    # report.md says how the fork's figures were taken: hits by time, misses after the expiry.
+    assert "- hit told by time" in report and "taken after the entry's expiry (31 s apart)" in report, report
     # The lab sheet's table: hits under 1 % of misses (told by time: the app sends no X-Cache),
     # the CDN stage's page under 5 % of the initial one (the picture from the edge, not the
     # origin's 300 kB/s).

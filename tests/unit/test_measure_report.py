@@ -230,3 +230,18 @@ def test_misses_taken_after_the_entrys_expiry_say_so():
     text = " ".join(narrow_markdown(records).split())
     assert "taken after the entry's expiry (31 s apart), because the app's cache key ignores the name" in text
     assert "entry's expiry" not in narrow_markdown(RECORDS)
+
+
+def test_report_md_says_under_its_table_how_this_apps_figures_were_taken():
+    """report.md, the file a student hands in, carries the same notes as the printed table where
+    they apply (hits by time, misses after the expiry, assets left out), and none for our shop."""
+    lab_sheet = record("redis", 5, 1.0, 2.0, 0.004, False, 1.0, 0.003, 2.0)
+    lab_sheet["heavy_warm"], lab_sheet["db_warm"] = summary(0.004), summary(0.003)
+    lab_sheet.update(cold_by="expiry", cold_wait_seconds=31)
+    lab_sheet["page"]["outside"] = ["https://cdn.jsdelivr.net/npm/bootstrap.min.css"]
+    table, _, *notes = markdown([lab_sheet]).rstrip("\n").split("\n")[2:]
+    assert table.startswith("| + Redis | 5 | ") and "2.000 s / 0.004 s" in table
+    assert [note.split(":")[0] for note in notes] == ["- hit told by time", "- slow API miss (and parallel), where the stage runs a cache",
+                                                      "- page"]
+    assert "(31 s apart)" in notes[1] and notes[2].endswith("https://cdn.jsdelivr.net/npm/bootstrap.min.css.")
+    assert markdown(RECORDS).rstrip("\n").split("\n")[-1].startswith("| ")
