@@ -67,6 +67,7 @@ def test_the_experiment_deploys_and_measures_every_stage_of_the_fork(experiment)
     latest = {stage: json.loads((results / f"{stage}.json").read_text())[-1] for stage in ("initial", "replicas", "redis", "cdn")}
     report = (results / "report.md").read_text()
     print(report)
+    print("\n".join(line.strip() for line in run.output.splitlines() if "converged in" in line))
     # report.md says how the fork's figures were taken: hits by time, misses after the expiry.
     assert "- hit told by time" in report and "taken after the entry's expiry (31 s apart)" in report, report
     # The lab sheet's table: hits under 1 % of misses (told by time: the app sends no X-Cache),
