@@ -200,8 +200,7 @@ def narrow_markdown(records: Sequence[Record]) -> str:
         cells = [cell(record, {} if stage == "initial" else base) for stage, record in stages.items()]
         if any(cells):  # a change row with no initial configuration to compare with: left out
             warm = HIT_ROWS.get(label)
-            by_time = warm is not None and any(hit_by_time(record, warm) and hit_p50(record, warm) is not None
-                                               for record in stages.values())
+            by_time = warm is not None and hits_told_by_time(stages, warm)
             table.append([marked(marked(label, note), "by_time" if by_time else ""), *cells])
     methods = method_notes(stages)
     for row in table:
@@ -216,12 +215,16 @@ def narrow_markdown(records: Sequence[Record]) -> str:
     return "\n".join(aligned(table) + [""] + footnotes) + "\n"
 
 
+def hits_told_by_time(stages: dict[str, Record], warm: str) -> bool:
+    """Whether some stage's warm timing ``warm`` is shown as a hit told by its time."""
+    return any(hit_by_time(record, warm) and hit_p50(record, warm) is not None for record in stages.values())
+
+
 def method_notes(stages: dict[str, Record]) -> dict[str, str]:
     """The notes on how the figures were taken that apply to these stages: hits told by time,
     misses taken after the entry's expiry, page assets left out."""
     notes = {}
-    if any(hit_by_time(record, warm) and hit_p50(record, warm) is not None
-           for record in stages.values() for warm in HIT_ROWS.values()):
+    if any(hits_told_by_time(stages, warm) for warm in HIT_ROWS.values()):
         notes["by_time"] = NOTES["by_time"]
     waits = sorted({int(record.get("cold_wait_seconds", 0)) for record in stages.values()
                     if record.get("cold_by") == "expiry"})
